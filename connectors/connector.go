@@ -105,7 +105,7 @@ type IdentityResolver interface {
 // DerivationVersion is bumped whenever a normaliser changes what it derives
 // from a record; a store written by another version is recomputed from its
 // records on start (SPEC §7), with no API call.
-const DerivationVersion = 1
+const DerivationVersion = 2
 
 // CheckResult is what `kpid validate --online` reports for one connector.
 type CheckResult struct {

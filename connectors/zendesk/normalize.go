@@ -75,12 +75,12 @@ type openTicketRecord struct {
 //
 // A "ticket" record gives:
 //   - zendesk_tickets_solved: for a solved ticket, the priority weight, at
-//     solved_at. A ticket is solved when its status is solved or closed and
-//     its metric set has a solved_at. Zendesk keeps solved_at (the most
-//     recent solve) on a ticket that was reopened, so the status check is
-//     what keeps a reopened, not yet re-solved ticket out of every solve
-//     measure; when it is solved again, its record and samples are replaced
-//     with the new solve.
+//     solved_at. A ticket is solved when its metric set has a solved_at
+//     (SPEC §4.1: "ticket with metric_set.solved_at"), whatever its status.
+//     Zendesk keeps solved_at (the most recent solve) on a ticket that was
+//     reopened, so a reopened ticket still counts at its last solve (with
+//     zendesk_ticket_reopened 1); when it is solved again, its record and
+//     samples are replaced with the new solve.
 //   - zendesk_first_reply_time_seconds: for a ticket with a first reply
 //     (reply_time_in_minutes.calendar set), the calendar or business minutes
 //     × 60, at created_at + the calendar minutes (when the reply was made).
@@ -127,11 +127,9 @@ func normalize(cfg *Config, rec connectors.Record) ([]pipeline.Sample, error) {
 	}
 }
 
-// solved reports whether a ticket counts as solved, and when.
+// solved reports whether a ticket counts as solved, and when: its metric
+// set has a solved_at (SPEC §4.1), whatever its current status.
 func (t *ticketRecord) solved() (time.Time, bool) {
-	if t.Status != "solved" && t.Status != "closed" {
-		return time.Time{}, false
-	}
 	if t.Metrics == nil || t.Metrics.SolvedAt == nil || t.Metrics.SolvedAt.IsZero() {
 		return time.Time{}, false
 	}

@@ -138,10 +138,27 @@ func TestNormalizeTicket(t *testing.T) {
 			},
 		},
 		{
-			name:    "reopened and open again: solved_at kept by Zendesk, no solve samples",
+			// SPEC §4.1: one sample per "ticket with metric_set.solved_at".
+			name:    "reopened and open again: solved_at kept by Zendesk, counts at its last solve",
 			ticket:  ticketJSON(attrs + `, "status": "open", "satisfaction_rating": {"score": "unoffered"}`),
 			metrics: reopenedSet,
-			want:    []pipeline.Sample{sample(MeasureFirstReplyTime, replyAt, 30*60)},
+			want: []pipeline.Sample{
+				sample(MeasureTicketsSolved, solved, 2),
+				sample(MeasureFullResolutionTime, solved, 1830*60),
+				sample(MeasureTicketReopened, solved, 1),
+				sample(MeasureFirstReplyTime, replyAt, 30*60),
+			},
+		},
+		{
+			name:    "any status with a solved_at counts as solved",
+			ticket:  ticketJSON(attrs + `, "status": "pending"`),
+			metrics: solvedSet,
+			want: []pipeline.Sample{
+				sample(MeasureTicketsSolved, solved, 2),
+				sample(MeasureFullResolutionTime, solved, 1830*60),
+				sample(MeasureTicketReopened, solved, 0),
+				sample(MeasureFirstReplyTime, replyAt, 30*60),
+			},
 		},
 		{
 			name:    "reopened and solved again",
