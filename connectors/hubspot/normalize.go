@@ -45,10 +45,10 @@ const LabelPipeline = "pipeline"
 //   - hubspot_pipeline_created_amount: amount (0 when empty) at createdate;
 //   - hubspot_deal_won: for a closed deal, 1 won / 0 lost, at closedate;
 //   - hubspot_deals_won: 1 for a won deal at closedate;
-//   - hubspot_deals_won_amount: a won deal's amount at closedate (no sample
-//     when the amount is empty: an unknown amount is not a zero);
+//   - hubspot_deals_won_amount: a won deal's amount (0 when empty, as for
+//     the pipeline created: one sample per won deal) at closedate;
 //   - hubspot_sales_cycle_seconds: closedate − createdate of a won deal
-//     (no sample when negative, as for deals imported after they closed).
+//     (negative for a deal imported after it closed, as HubSpot holds it).
 //
 // A property whose value did not parse at sync time suppresses the samples
 // that depend on it; it is never read as zero.
@@ -114,13 +114,15 @@ func dealSamples(d dealData) []pipeline.Sample {
 	}
 	amountBroken := contains(d.Invalid, "amount_in_home_currency") ||
 		(d.Amount == nil && contains(d.Invalid, "amount"))
+	// An empty amount counts 0 (SPEC §4.1, "0 if empty"); one that did not
+	// parse gives no amount sample.
+	amount := 0.0
+	if d.Amount != nil {
+		amount = *d.Amount
+	}
 	var out []pipeline.Sample
 	if !d.Created.IsZero() && !amountBroken {
-		v := 0.0
-		if d.Amount != nil {
-			v = *d.Amount
-		}
-		out = append(out, sample(MeasurePipelineCreatedAmount, d.Created, v))
+		out = append(out, sample(MeasurePipelineCreatedAmount, d.Created, amount))
 	}
 	closedBroken := contains(d.Invalid, "hs_is_closed") || contains(d.Invalid, "hs_is_closed_won")
 	if !d.IsClosed || d.Closed.IsZero() || closedBroken {
@@ -131,13 +133,14 @@ func dealSamples(d dealData) []pipeline.Sample {
 		return append(out, sample(MeasureDealWon, at, 0))
 	}
 	out = append(out, sample(MeasureDealWon, at, 1), sample(MeasureDealsWon, at, 1))
-	if d.Amount != nil {
-		out = append(out, sample(MeasureDealsWonAmount, at, *d.Amount))
+	// One sample per won deal (SPEC §4.1), its amount 0 when empty.
+	if !amountBroken {
+		out = append(out, sample(MeasureDealsWonAmount, at, amount))
 	}
 	if !d.Created.IsZero() {
-		if cycle := d.Closed.Sub(d.Created); cycle >= 0 {
-			out = append(out, sample(MeasureSalesCycleSeconds, at, cycle.Seconds()))
-		}
+		// No exception for a negative cycle (a deal imported after it
+		// closed): SPEC §4.1 defines the value as closedate − createdate.
+		out = append(out, sample(MeasureSalesCycleSeconds, at, d.Closed.Sub(d.Created).Seconds()))
 	}
 	return out
 }

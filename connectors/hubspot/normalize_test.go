@@ -93,12 +93,15 @@ func TestNormalizeDeals(t *testing.T) {
 			want: []pipeline.Sample{dealSample(MeasurePipelineCreatedAmount, t0, 0)},
 		},
 		{
-			name: "won deal with empty amount has no won amount",
+			// SPEC §4.1: one hubspot_deals_won_amount sample per won deal;
+			// an empty amount counts 0, as for the pipeline created.
+			name: "won deal with empty amount wins 0",
 			deal: base(func(d *dealData) { d.Amount = nil }),
 			want: []pipeline.Sample{
 				dealSample(MeasurePipelineCreatedAmount, t0, 0),
 				dealSample(MeasureDealWon, t2, 1),
 				dealSample(MeasureDealsWon, t2, 1),
+				dealSample(MeasureDealsWonAmount, t2, 0),
 				dealSample(MeasureSalesCycleSeconds, t2, cycle),
 			},
 		},
@@ -126,13 +129,17 @@ func TestNormalizeDeals(t *testing.T) {
 			want: []pipeline.Sample{dealSample(MeasurePipelineCreatedAmount, t0, 1100)},
 		},
 		{
-			name: "won deal closed before it was created has no sales cycle",
+			// SPEC §4.1: one sample per won deal, closedate − createdate,
+			// with no exception for a negative value (a deal imported
+			// after it closed): the KPI shows what HubSpot holds.
+			name: "won deal closed before it was created has a negative sales cycle",
 			deal: base(func(d *dealData) { d.Closed = t0.Add(-72 * time.Hour) }),
 			want: []pipeline.Sample{
 				dealSample(MeasurePipelineCreatedAmount, t0, 1100),
 				dealSample(MeasureDealWon, t0.Add(-72*time.Hour), 1),
 				dealSample(MeasureDealsWon, t0.Add(-72*time.Hour), 1),
 				dealSample(MeasureDealsWonAmount, t0.Add(-72*time.Hour), 1100),
+				dealSample(MeasureSalesCycleSeconds, t0.Add(-72*time.Hour), (-72 * time.Hour).Seconds()),
 			},
 		},
 		{
