@@ -25,9 +25,12 @@ const deployBatch = 50
 // walk, ETag its page-1 ETag (a 304 means no new deployment). A walk lists
 // the deployments newer than HighWater (within the lookback), then processes
 // them oldest first together with the Pending ones, so that "the previous
-// successful deployment" is known: LastSuccessSHA is the sha of the last
-// deployment processed whose first terminal status is success, and each new
-// success is compared with it. Pending are the deployments without a
+// successful deployment" is known: LastSuccessSHA is the sha of the newest
+// deployment (LastSuccessID) processed whose first terminal status is
+// success, and each new success is compared with it. A pending deployment
+// that succeeds after a newer one did does not take the mark back: the next
+// success is compared with the newest one, so the commits the newer one
+// shipped are not counted again. Pending are the deployments without a
 // terminal status yet (re-checked every run, conditionally on their statuses'
 // ETag, until they get one or fall out of the lookback). Walk.Done is the id
 // of the last deployment processed in the walk in progress: records are
@@ -44,6 +47,7 @@ type deployCursor struct {
 	HighWater      int64           `json:"high_water,omitempty"`
 	ETag           string          `json:"etag,omitempty"`
 	LastSuccessSHA string          `json:"last_success_sha,omitempty"`
+	LastSuccessID  int64           `json:"last_success_id,omitempty"`
 	Pending        []pendingDeploy `json:"pending,omitempty"`
 	Walk           *deployWalk     `json:"walk,omitempty"`
 	Fresh          []mark          `json:"fresh,omitempty"`
@@ -210,8 +214,8 @@ func (c *Connector) syncDeployments(ctx context.Context, repo, env string, curso
 			changed = true
 		case rec != nil:
 			delete(pending, d.ID)
-			if rec.Outcome == outcomeSuccess {
-				state.LastSuccessSHA = rec.SHA
+			if rec.Outcome == outcomeSuccess && rec.ID > state.LastSuccessID {
+				state.LastSuccessSHA, state.LastSuccessID = rec.SHA, rec.ID
 			}
 			data, err := json.Marshal(rec)
 			if err != nil {

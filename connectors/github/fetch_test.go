@@ -729,3 +729,102 @@ func TestNewErrors(t *testing.T) {
 		t.Fatalf("New with a missing key file: %v", err)
 	}
 }
+
+// TestIssuesListingNotSortedAsAsked serves the labelled issues in GitHub's
+// default order (created, newest first) whatever sort and direction say,
+// over more than one page: the walk must not restart at the newest
+// updated_at of a page that is not in ascending order (it would skip every
+// issue of the later pages) but page on, and store every labelled issue.
+func TestIssuesListingNotSortedAsAsked(t *testing.T) {
+	s := githubsim.New(sim.Acme(), simNow, 7)
+	s.SetClock(func() time.Time { return simNow })
+	for range 150 {
+		s.Advance(time.Minute)
+		if _, err := s.AddIssue("acme/api", []string{"bug"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Advance(time.Minute)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/issues") {
+			q := r.URL.Query()
+			q.Del("sort")
+			q.Del("direction")
+			r.URL.RawQuery = q.Encode()
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, sim: s, srv: srv}
+	c := e.connector(apiRepoOnly)
+	st := newStore()
+	must(t, e.sync(c, st, false))
+	horizon := s.Now().Add(-30 * 24 * time.Hour)
+	var want []string
+	for _, is := range s.Issues("acme/api") {
+		if slices.Contains(is.Labels, "bug") || slices.Contains(is.Labels, "incident") {
+			if !is.UpdatedAt.Before(horizon) {
+				want = append(want, fmt.Sprintf("acme/api#%d", is.Number))
+			}
+		}
+	}
+	sort.Strings(want)
+	if got := st.ids(KindIssue); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d issues stored, want %d", len(got), len(want))
+	}
+}
+
+// TestLateSuccessKeepsNewestPreviousSuccess resolves a pending deployment
+// after a newer deployment to the same environment succeeded: the next
+// success must be compared with the newest success (whose commits are
+// already counted), not with the older deployment that succeeded late,
+// which would count the newer one's commits a second time.
+func TestLateSuccessKeepsNewestPreviousSuccess(t *testing.T) {
+	e := newEnv(t)
+	c := e.connector(apiRepoOnly)
+	st := newStore()
+	must(t, e.sync(c, st, false))
+	deps := e.sim.Deployments("acme/api", "production")
+	late := deps[len(deps)-1]
+	if late.Outcome != "" {
+		t.Fatalf("the simulator's latest production deployment should be in progress, is %q", late.Outcome)
+	}
+	land := func() { // a change lands on the default branch
+		t.Helper()
+		n, err := e.sim.OpenPull("acme/api", "alice-gh", false)
+		must(t, err)
+		e.sim.Advance(time.Hour)
+		must(t, e.sim.MergePull("acme/api", n))
+		e.sim.Advance(time.Hour)
+	}
+	land()
+	newer, err := e.sim.Deploy("acme/api", "production", "success")
+	must(t, err)
+	e.sim.Advance(time.Hour)
+	must(t, e.sync(c, st, false))
+	must(t, e.sim.SetDeploymentStatus("acme/api", late.ID, "success"))
+	land()
+	next, err := e.sim.Deploy("acme/api", "production", "success")
+	must(t, err)
+	e.sim.Advance(time.Hour)
+	must(t, e.sync(c, st, false))
+	read := func(id int64) deploymentRecord {
+		t.Helper()
+		rec, ok := st.records[fmt.Sprintf("%s|acme/api/deployments/%d", KindDeployment, id)]
+		if !ok {
+			t.Fatalf("deployment %d not stored", id)
+		}
+		var d deploymentRecord
+		must(t, json.Unmarshal(rec.Data, &d))
+		return d
+	}
+	if l := read(late.ID); l.Outcome != outcomeSuccess {
+		t.Fatalf("late deployment outcome %q, want success", l.Outcome)
+	}
+	if l, n := read(late.ID), read(newer); l.SHA == n.SHA {
+		t.Fatalf("late and newer deployments ship the same sha %s", l.SHA)
+	}
+	if n, x := read(newer), read(next); x.PreviousSHA != n.SHA || n.SHA == x.SHA {
+		t.Fatalf("next success compared with %s, want the newest previous success %s", x.PreviousSHA, n.SHA)
+	}
+}

@@ -79,8 +79,16 @@ func (c *Connector) syncIssues(ctx context.Context, repo, label string, cursors 
 		etag = ""
 		var records []connectors.Record
 		last := since
-		for _, is := range list {
+		// ascending: the page is in the order asked for (oldest update
+		// first). Restarting at its last updated_at is only safe then: a
+		// listing in another order (an upstream ignoring sort) would skip
+		// every issue of the later pages older than that.
+		ascending := true
+		for i, is := range list {
 			updated := tsValue(is.UpdatedAt)
+			if i > 0 && updated.Before(tsValue(list[i-1].UpdatedAt)) {
+				ascending = false
+			}
 			if updated.After(last) {
 				last = updated
 			}
@@ -110,10 +118,11 @@ func (c *Connector) syncIssues(ctx context.Context, repo, label string, cursors 
 		if resp.NextPage == 0 {
 			return nil
 		}
-		if last.After(since) {
+		if ascending && last.After(since) {
 			since, page = last, 1
 		} else {
-			// A full page of issues updated in the same second: page on.
+			// A full page of issues updated in the same second, or a
+			// listing not sorted as asked: page on.
 			page = resp.NextPage
 		}
 	}

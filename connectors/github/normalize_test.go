@@ -130,12 +130,37 @@ func TestNormalizePull(t *testing.T) {
 			"github_pr_pickup_time_seconds": {(12 * h).Seconds()},
 			"github_pr_review_time_seconds": {(-2 * h).Seconds()},
 		})},
-		{"approval exactly at merge counts", pr(rv("dave-gh", "APPROVED", 10*h)), base(map[string][]float64{
+		{"approval exactly at merge is not before it", pr(rv("dave-gh", "APPROVED", 10*h)), base(map[string][]float64{
 			"github_pr_pickup_time_seconds": {(10 * h).Seconds()},
 			"github_pr_review_time_seconds": {0},
+		})},
+		{"approval a second before merge counts", pr(rv("dave-gh", "APPROVED", 10*h-time.Second)), base(map[string][]float64{
+			"github_pr_pickup_time_seconds": {(10*h - time.Second).Seconds()},
+			"github_pr_review_time_seconds": {1},
 			"github_pr_reviewed":            {1},
 		})},
-		{"review by a deleted account ignored", pr(reviewInfo{State: "APPROVED", SubmittedAt: atp(h)}), base(nil)},
+		{"review by a deleted account (user null) counts", pr(reviewInfo{State: "APPROVED", SubmittedAt: atp(h)}), base(map[string][]float64{
+			"github_pr_pickup_time_seconds": {h.Seconds()},
+			"github_pr_review_time_seconds": {(9 * h).Seconds()},
+			"github_pr_reviewed":            {1},
+		})},
+		{"changes requested by a deleted account is rework", pr(reviewInfo{State: "CHANGES_REQUESTED", SubmittedAt: atp(2 * h)}, rv("dave-gh", "COMMENTED", h)), base(map[string][]float64{
+			"github_pr_pickup_time_seconds": {h.Seconds()},
+			"github_pr_review_time_seconds": {(9 * h).Seconds()},
+			"github_pr_rework":              {1},
+		})},
+		{"changes requested by the author is still rework (SPEC: any CHANGES_REQUESTED review)", pr(rv("alice-gh", "CHANGES_REQUESTED", h)), base(map[string][]float64{
+			"github_pr_rework": {1},
+		})},
+		{"author and reviewer both deleted: cannot tell them apart, review ignored", func() pullRecord {
+			p := pr(reviewInfo{State: "COMMENTED", SubmittedAt: atp(h)}, rv("dave-gh", "APPROVED", 2*h))
+			p.Author = ""
+			return p
+		}(), base(map[string][]float64{
+			"github_pr_pickup_time_seconds": {(2 * h).Seconds()},
+			"github_pr_review_time_seconds": {(8 * h).Seconds()},
+			"github_pr_reviewed":            {1},
+		})},
 		{"not merged: no sample", pullRecord{Repo: "acme/api", Number: 2, Author: "alice-gh", State: "closed", CreatedAt: t0, ClosedAt: atp(h)}, map[string][]float64{}},
 		{"open: no sample", pullRecord{Repo: "acme/api", Number: 3, Author: "alice-gh", State: "open", CreatedAt: t0}, map[string][]float64{}},
 		{"bot author in bots: no sample", func() pullRecord { p := pr(rv("dave-gh", "APPROVED", h)); p.Author = "Dependabot[bot]"; return p }(), map[string][]float64{}},
@@ -204,8 +229,8 @@ func TestNormalizeDeployment(t *testing.T) {
 			map[string][]float64{"github_deployments": {1}, "github_deployment_failed": {0}, "github_lead_time_seconds": {(2 * h).Seconds(), (8 * h).Seconds()}}},
 		{"first success: no previous, no lead time", deploymentRecord{Outcome: "success", OutcomeAt: done},
 			map[string][]float64{"github_deployments": {1}, "github_deployment_failed": {0}}},
-		{"commit dated after the deployment skipped", deploymentRecord{Outcome: "success", OutcomeAt: done, CommitDates: []time.Time{at(11 * h), at(9 * h)}},
-			map[string][]float64{"github_deployments": {1}, "github_deployment_failed": {0}, "github_lead_time_seconds": {h.Seconds()}}},
+		{"commit dated after the deployment: one sample per shipped commit, negative", deploymentRecord{Outcome: "success", OutcomeAt: done, CommitDates: []time.Time{at(11 * h), at(9 * h)}},
+			map[string][]float64{"github_deployments": {1}, "github_deployment_failed": {0}, "github_lead_time_seconds": {-h.Seconds(), h.Seconds()}}},
 		{"failure", deploymentRecord{Outcome: "failure", OutcomeAt: done}, map[string][]float64{"github_deployment_failed": {1}}},
 		{"error", deploymentRecord{Outcome: "error", OutcomeAt: done}, map[string][]float64{"github_deployment_failed": {1}}},
 		{"no terminal status", deploymentRecord{OutcomeAt: done}, map[string][]float64{}},

@@ -147,13 +147,20 @@ func repoLabels(repo string) map[string]string { return map[string]string{"repo"
 //
 // Reviews that count: not PENDING, not by a bot, not by the author (the
 // author's replies in review threads are COMMENTED reviews of their own).
+// A review whose user is null (GitHub answers null for an account deleted
+// since; the UI shows "ghost") is someone else's review: it counts, unless
+// the pull request's author is null too and the two cannot be told apart.
 // Pickup and review time use the first such review, whenever it came (SPEC
 // §4.1 to the letter: a PR reviewed only after its merge has a pickup time
 // longer than its cycle time and a negative review time, which is what
 // happened); DISMISSED reviews count for them. Reviewed is 1 when such a review is
-// APPROVED. Rework is 1 when such a review, at any time, is
-// CHANGES_REQUESTED (GitHub does not let authors request changes on their own
-// pull requests, so excluding the author changes nothing in practice).
+// APPROVED and was submitted strictly before merged_at (SPEC: "submitted
+// before merged_at"; an approval in the second of the merge is not before
+// it). Rework is 1 when any review, at any time, is CHANGES_REQUESTED:
+// SPEC §4.1 says "any", with no author condition (unlike pickup and
+// reviewed), and only bots' and PENDING reviews are ignored everywhere.
+// GitHub does not let authors request changes on their own pull requests,
+// so this differs only on data GitHub itself would not produce.
 func (c *Connector) normalizePull(p pullRecord) []pipeline.Sample {
 	if p.MergedAt == nil || c.isBot(p.Author, p.AuthorType) {
 		return nil
@@ -169,11 +176,22 @@ func (c *Connector) normalizePull(p pullRecord) []pipeline.Sample {
 	}
 
 	reviews := make([]reviewInfo, 0, len(p.Reviews))
+	rework := 0.0
 	for _, r := range p.Reviews {
-		if r.State == reviewPending || r.SubmittedAt == nil || r.User == "" {
+		if r.State == reviewPending || (r.User != "" && c.isBot(r.User, r.UserType)) {
 			continue
 		}
-		if c.isBot(r.User, r.UserType) || strings.EqualFold(r.User, p.Author) {
+		if r.State == reviewChangesRequested {
+			rework = 1
+		}
+		if r.SubmittedAt == nil {
+			continue
+		}
+		if r.User == "" {
+			if p.Author == "" {
+				continue
+			}
+		} else if strings.EqualFold(r.User, p.Author) {
 			continue
 		}
 		reviews = append(reviews, r)
@@ -184,18 +202,15 @@ func (c *Connector) normalizePull(p pullRecord) []pipeline.Sample {
 		sample("github_pr_merged", 1),
 		sample("github_pr_cycle_time_seconds", merged.Sub(p.CreatedAt).Seconds()),
 	}
-	reviewed, rework := 0.0, 0.0
+	reviewed := 0.0
 	var first *time.Time
 	for _, r := range reviews {
-		before := !r.SubmittedAt.After(merged)
+		before := r.SubmittedAt.Before(merged)
 		if first == nil {
 			first = r.SubmittedAt
 		}
 		if before && r.State == reviewApproved {
 			reviewed = 1
-		}
-		if r.State == reviewChangesRequested {
-			rework = 1
 		}
 	}
 	if first != nil {
@@ -229,8 +244,10 @@ func (c *Connector) normalizeOpenPull(p pullRecord, updated time.Time) []pipelin
 
 // normalizeDeployment implements github_deployments,
 // github_deployment_failed and github_lead_time_seconds. Samples are
-// team-level (no actor). A commit authored after the deployment succeeded
-// (a skewed clock) has no meaningful lead time and gives no sample.
+// team-level (no actor). Every commit the deployment shipped gives one lead
+// time sample (SPEC §4.1), a commit whose author date is after the
+// deployment's success (a skewed or rewritten author date) too: its lead
+// time is negative, which is what the data says.
 //
 // Only deployments to an environment still listed in
 // production_environments count, so that a recompute after that option
@@ -262,9 +279,6 @@ func (c *Connector) normalizeDeployment(d deploymentRecord) []pipeline.Sample {
 		TeamKey: d.Repo, Labels: labels(),
 	})
 	for _, at := range d.CommitDates {
-		if at.After(d.OutcomeAt) {
-			continue
-		}
 		out = append(out, pipeline.Sample{
 			Measure: "github_lead_time_seconds", Time: d.OutcomeAt, Value: d.OutcomeAt.Sub(at).Seconds(),
 			TeamKey: d.Repo, Labels: labels(),
