@@ -244,9 +244,24 @@ func (d *Daemon) Prepare() error {
 		return fmt.Errorf("read derivation version: %w", err)
 	}
 	if v != connectors.DerivationVersion {
-		d.log.Info("store derived by another normaliser version: recomputing samples", "stored", v, "current", connectors.DerivationVersion)
-		if err := d.Recompute(context.Background()); err != nil {
+		st, err := d.store.Stats()
+		if err != nil {
 			return err
+		}
+		records := 0
+		for _, n := range st.Records {
+			records += n
+		}
+		if records == 0 {
+			// A new (or empty) store: nothing to re-derive, only stamp it.
+			if err := d.store.SetDerivationVersion(connectors.DerivationVersion); err != nil {
+				return err
+			}
+		} else {
+			d.log.Info("store derived by another normaliser version: recomputing samples", "stored", v, "current", connectors.DerivationVersion)
+			if err := d.Recompute(context.Background()); err != nil {
+				return err
+			}
 		}
 	}
 	d.BuildSnapshot()

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -252,5 +255,36 @@ func TestRecomputeOnStartWithGitHub(t *testing.T) {
 	}
 	if v, err := st.DerivationVersion(); err != nil || v != connectors.DerivationVersion {
 		t.Fatalf("derivation version %d (%v), want %d", v, err, connectors.DerivationVersion)
+	}
+}
+
+// TestNewStoreIsStampedWithoutRecompute checks that a new store takes this
+// build's derivation version on start, with no recompute (nothing to
+// re-derive) and no fetch.
+func TestNewStoreIsStampedWithoutRecompute(t *testing.T) {
+	var logs bytes.Buffer
+	st := openStore(t, filepath.Join(t.TempDir(), "kpid.db"))
+	t.Cleanup(func() { st.Close() })
+	conn := &versionedConnector{t: t, noFetch: true}
+	d, err := New(Options{
+		Config: testConfig(nil),
+		Types: map[string]ConnectorType{"fake": {
+			Config: config.ConnectorType{New: func() any { return &fakeOptions{} }},
+			Build:  func(any, connectors.Deps) (connectors.Connector, error) { return conn, nil },
+		}},
+		Store: st, Registry: prometheus.NewRegistry(), Now: func() time.Time { return t0 },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.DerivationVersion(); err != nil || v != connectors.DerivationVersion {
+		t.Fatalf("derivation version %d (%v) after start, want %d", v, err, connectors.DerivationVersion)
+	}
+	if strings.Contains(logs.String(), "recomput") {
+		t.Errorf("a new store was recomputed:\n%s", logs.String())
 	}
 }
