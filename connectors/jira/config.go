@@ -48,10 +48,13 @@ type Config struct {
 	DoneStatuses []string `yaml:"done_statuses"`
 	// PointsField is the custom field holding story points, by id
 	// ("customfield_10016") or by name ("Story Points"); empty: every done
-	// issue weighs 1 (as does an issue whose points field is empty).
+	// issue weighs 1. With a points field, an issue whose value is empty
+	// (unestimated) weighs 0.
 	PointsField string `yaml:"points_field"`
-	// Timezone is the IANA zone JQL times and due dates are read in; empty:
-	// the API user's zone (GET /myself), else UTC.
+	// Timezone is the IANA zone due dates are read in; empty: the API
+	// user's zone (GET /myself), else UTC. JQL times are always written in
+	// the API user's zone, the one Jira reads them in; the option stands in
+	// only when /myself gives no zone.
 	Timezone string `yaml:"timezone"`
 }
 

@@ -125,14 +125,19 @@ type lookups struct {
 	fetched     time.Time
 	statuses    catalog
 	pointsField string         // resolved field id ("" without points_field)
-	zone        string         // IANA zone of JQL times and due dates
-	loc         *time.Location // zone, loaded
+	zone        string         // IANA zone of due dates ("" UTC): timezone, else the user's
+	loc         *time.Location // zone of JQL times: the user's (/myself), else timezone, else UTC
 	requests    int            // requests the refresh cost (0 when cached)
 }
 
+// westernmost is the zone JQL times are written in when neither the API
+// user's zone nor the timezone option is known (UTC−12, the earliest local
+// time anywhere).
+var westernmost = time.FixedZone("UTC-12", -12*60*60)
+
 // lookups returns the cached look-ups, refreshing them when older than an
-// hour: GET /status always, GET /field with a points_field, GET /myself
-// without a timezone.
+// hour: GET /status and GET /myself always, GET /field with a
+// points_field.
 func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -165,26 +170,58 @@ func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 		lk.pointsField = id
 	}
 
-	switch {
-	case c.cfg.Timezone != "":
-		lk.zone = c.cfg.Timezone
-	default:
-		var me apiUser
-		if err := c.client.do(ctx, http.MethodGet, "/myself", nil, nil, &me); err != nil {
+	// Jira reads the times of a JQL query in the API user's zone (the
+	// timeZone of /myself), whatever the timezone option says: the
+	// incremental bound is written in that zone, or a configured zone east
+	// of it would move the bound past changes not read yet. The option is
+	// the zone of due dates, and stands in for JQL only when /myself gives
+	// no usable zone.
+	var me apiUser
+	err := c.client.do(ctx, http.MethodGet, "/myself", nil, nil, &me)
+	lk.requests++
+	if err != nil {
+		// Refused credentials or a cancelled run end the run; any other
+		// failure (an endpoint the site does not serve) falls back to the
+		// option, else UTC, with a warning.
+		if errors.Is(err, httpclient.ErrCredentials) || ctx.Err() != nil {
 			return nil, fmt.Errorf("read jira user time zone: %w", err)
 		}
-		lk.requests++
-		lk.zone = me.TimeZone
-	}
-	lk.loc = time.UTC
-	if lk.zone != "" {
-		loc, err := time.LoadLocation(lk.zone)
-		if err != nil {
-			c.log.Warn("unknown jira time zone, using utc", "zone", lk.zone)
-			lk.zone = ""
-		} else {
-			lk.loc = loc
+		fallback := c.cfg.Timezone
+		if fallback == "" {
+			fallback = westernmost.String()
 		}
+		c.log.Warn("cannot read the jira user's time zone, writing JQL times in the fallback zone",
+			"endpoint", "GET "+c.client.prefix+"/myself", "zone", fallback, "err", err)
+		me = apiUser{}
+	}
+	load := func(zone string) *time.Location {
+		if zone == "" {
+			return nil
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			c.log.Warn("unknown jira time zone", "zone", zone)
+			return nil
+		}
+		return loc
+	}
+	userLoc, optLoc := load(me.TimeZone), load(c.cfg.Timezone)
+	switch {
+	case userLoc != nil:
+		lk.loc = userLoc
+	case optLoc != nil:
+		lk.loc = optLoc
+	default:
+		// The user's zone is unknown: write the bound in the westernmost
+		// zone, so that Jira, whatever zone it reads it in, starts at or
+		// before the cursor (the overlap is deduped; a gap would be lost).
+		lk.loc = westernmost
+	}
+	switch {
+	case optLoc != nil:
+		lk.zone = c.cfg.Timezone
+	case userLoc != nil:
+		lk.zone = me.TimeZone
 	}
 	c.lk = lk
 	out := *lk

@@ -38,7 +38,8 @@
 //   - GET /rest/api/{3,2}/field ("Get fields"): id, name, schema.type;
 //     resolves points_field given by name. Only with points_field.
 //   - GET /rest/api/{3,2}/myself ("Get current user"): timeZone, the zone
-//     JQL times are read in. Only without the timezone option.
+//     Jira reads JQL times in, so always asked (the timezone option sets
+//     the zone of due dates, and of JQL times only when /myself gives none).
 //   - GET /rest/api/{3,2}/mypermissions?permissions=BROWSE_PROJECTS,USER_PICKER
 //     ("Get my permissions"), then ?permissions=BROWSE_PROJECTS&projectKey=K
 //     for each project the JQL names (else each project of `teams`):
@@ -63,7 +64,7 @@
 // # Streams and cursors
 //
 // "issues": the JQL `(<jql>) AND updated >= 'yyyy/MM/dd HH:mm' ORDER BY
-// updated ASC`, in the API user's time zone (or `timezone`), from the
+// updated ASC`, in the API user's time zone (else `timezone`), from the
 // cursor minus a 5-minute overlap; the cursor (see issuesCursor) keeps the
 // newest updated committed and the ids+updated of the overlap window, so
 // re-read issues are skipped and a crash resumes at the last committed
@@ -111,11 +112,13 @@
 // set, else the last time it entered the done statuses from outside them
 // (or its creation, when it was created done). Cycle time runs from the
 // first entry into an in-progress status (category indeterminate, or one
-// of in_progress_statuses); lead time from created. Done on time compares
-// the done time with the end of the due date in `timezone`, else the API
-// user's zone, else UTC. Reopened is 1 when the issue ever moved from a
-// done status to a status that is not done. Statuses of the history are
-// matched by id (so renamed and translated statuses still count), by name
-// when the history has no id. Samples carry the assignee as actor, the
-// project key as team key, and the labels project and issue_type.
+// of in_progress_statuses); lead time from created. A done issue weighs
+// its points with a points_field (0 when it has no estimate), else 1.
+// Done on time compares the done time with the end of the due date in
+// `timezone`, else the API user's zone, else UTC. Reopened is 1 when the
+// issue ever moved from a done status to a status that is not done.
+// Statuses of the history are matched by id (so renamed and translated
+// statuses still count), by name when the history has no id. Samples
+// carry the assignee as actor, the project key as team key, and the labels
+// project and issue_type.
 package jira

@@ -702,8 +702,9 @@ func TestConfiguredStatusesListWIPByName(t *testing.T) {
 	})
 	e.mustSync(false)
 	got := e.counts()
-	if got[jirasim.EndpointMyself(jirasim.Cloud)] != 0 || got[jirasim.EndpointField(jirasim.Cloud)] != 0 {
-		t.Errorf("look-ups not needed were made: %v", got)
+	// /myself is read even with a timezone: JQL times are in the user's zone
+	if got[jirasim.EndpointMyself(jirasim.Cloud)] != 1 || got[jirasim.EndpointField(jirasim.Cloud)] != 0 {
+		t.Errorf("look-ups: %v", got)
 	}
 	want := 0
 	for _, i := range e.upstream() {
@@ -720,6 +721,76 @@ func TestConfiguredStatusesListWIPByName(t *testing.T) {
 		if s, ok := byMeasure(t, ss)[MeasureIssuesDone]; ok && s.Value != 1 {
 			t.Fatalf("issues done = %v", s.Value)
 		}
+	}
+}
+
+// Jira reads JQL times in the API user's zone (/myself), not in the
+// timezone option: a configured zone east of the user's must not move the
+// incremental bound past changes not read yet.
+func TestTimezoneOptionDoesNotShiftJQLTimes(t *testing.T) {
+	t.Parallel()
+	for _, flavor := range []string{FlavorCloud, FlavorDataCenter} {
+		t.Run(flavor, func(t *testing.T) {
+			e := newEnv(t, flavor, func(c *Config) {
+				c.JQL = "project = OPS"
+				c.Timezone = "Asia/Tokyo" // the simulated user is in Los Angeles
+			})
+			e.mustSync(false)
+			e.srv.Advance(10 * time.Minute)
+			var open string
+			for _, i := range e.upstream() {
+				if i.StatusCategory == "indeterminate" {
+					open = i.Key
+					break
+				}
+			}
+			if err := e.srv.Transition(open, "Done"); err != nil {
+				t.Fatal(err)
+			}
+			emitted := e.store.emitted[KindIssue]
+			e.mustSync(false)
+			if n := e.store.emitted[KindIssue] - emitted; n != 1 {
+				t.Errorf("%d issue records emitted, want the 1 changed", n)
+			}
+			checkRecords(t, e, e.upstream())
+			// due dates are still read in the timezone option
+			for _, r := range e.store.kind(KindIssue) {
+				if z := decodeRecord(t, r.Data).Zone; z != "Asia/Tokyo" {
+					t.Fatalf("record zone %q", z)
+				}
+			}
+		})
+	}
+}
+
+// With a timezone option, a /myself that cannot be read is not fatal:
+// JQL times are then written in the option's zone.
+func TestTimezoneOptionWithoutMyself(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, FlavorCloud, func(c *Config) {
+		c.JQL = "project = OPS"
+		c.Timezone = jirasim.UserTimeZone
+	})
+	e.srv.Recorder().Inject(sim.Fault{Endpoint: jirasim.EndpointMyself(jirasim.Cloud), Status: 404, Body: `{"errorMessages":["gone"]}`})
+	e.mustSync(false)
+	checkRecords(t, e, e.upstream())
+}
+
+// TestMyselfUnavailable: a site that does not serve /myself (404) is
+// read with JQL times in UTC-12 (never past the cursor) when no timezone
+// is set, while refused
+// credentials on /myself end the run as a credentials problem.
+func TestMyselfUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, FlavorCloud, func(c *Config) { c.JQL = "project = OPS" })
+	e.srv.Recorder().Inject(sim.Fault{Endpoint: jirasim.EndpointMyself(jirasim.Cloud), Status: 404, Body: `{"errorMessages":["gone"]}`})
+	e.mustSync(false)
+	checkRecords(t, e, e.upstream())
+
+	e = newEnv(t, FlavorCloud, nil)
+	e.srv.Recorder().Inject(sim.Fault{Endpoint: jirasim.EndpointMyself(jirasim.Cloud), Status: 401, Body: `{}`})
+	if err := e.sync(false); !errors.Is(err, httpclient.ErrCredentials) {
+		t.Fatalf("sync with /myself refusing the token: err = %v, want a credentials error", err)
 	}
 }
 
