@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -59,7 +60,21 @@ func addServeFlags(cmd *kingpin.CmdClause) serveFlags {
 }
 
 func main() {
+	setVersion()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// setVersion fills the version that `kpid version` and kpid_build_info
+// report when the build did not set it with -ldflags: the module version
+// Go recorded (v1.2.3 from `go install …@v1.2.3`, "(devel)" from a
+// checkout). The revision comes from Go's VCS stamp.
+func setVersion() {
+	if version.Version != "" {
+		return
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version.Version = bi.Main.Version
+	}
 }
 
 // run is main without the process exit, for tests.
