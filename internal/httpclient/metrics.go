@@ -61,6 +61,19 @@ func (m *Metrics) Delete(connector string) {
 	m.waited.DeletePartialMatch(l)
 }
 
+// init creates a connector's retry (every reason) and wait series at 0,
+// so that they are exposed before the first retry or wait (a rate() over
+// them then starts from the connector's start, not from its first retry).
+func (m *Metrics) init(connector, typ string) {
+	if m == nil {
+		return
+	}
+	for _, r := range []string{reasonRateLimited, reasonServerError, reasonNetwork, reasonTimeout} {
+		m.retries.WithLabelValues(connector, typ, r)
+	}
+	m.waited.WithLabelValues(connector, typ)
+}
+
 func (m *Metrics) request(connector, typ string, code int) {
 	if m == nil {
 		return

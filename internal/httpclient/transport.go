@@ -125,6 +125,7 @@ func newTransport(o Options) (*transport, error) {
 	if t.timeout <= 0 {
 		t.timeout = defaultTimeout
 	}
+	t.metrics.init(t.connector, t.typ)
 	switch {
 	case t.maxRetries == 0:
 		t.maxRetries = defaultMaxRetries

@@ -778,3 +778,23 @@ func TestMetricsDelete(t *testing.T) {
 		t.Errorf("%d request series left, want 1 (connector b)", n)
 	}
 }
+
+// TestMetricsExposedBeforeFirstRetry: a new client's retry series (every
+// reason) and wait series exist at 0 before any retry or wait.
+func TestMetricsExposedBeforeFirstRetry(t *testing.T) {
+	m := NewMetrics(nil)
+	if _, err := New(Options{Connector: "a", Type: "zendesk", Metrics: m}); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.retries); n != 4 {
+		t.Errorf("%d retry series, want 4 (one per reason)", n)
+	}
+	for _, r := range []string{reasonRateLimited, reasonServerError, reasonNetwork, reasonTimeout} {
+		if v := testutil.ToFloat64(m.retries.WithLabelValues("a", "zendesk", r)); v != 0 {
+			t.Errorf("retries{reason=%q} = %v, want 0", r, v)
+		}
+	}
+	if n := testutil.CollectAndCount(m.waited); n != 1 {
+		t.Errorf("%d wait series, want 1", n)
+	}
+}
