@@ -678,6 +678,11 @@ func TestUnitAndDefaultDirection(t *testing.T) {
 		{"jira_issues_done", StatSum, UnitPoints, Higher},
 		{"zendesk_backlog", StatP50, UnitCount, Lower},
 		{"zendesk_csat", StatMean, UnitRatio, Higher},
+		// The sum of 0/1 samples counts the 1s: a count, not a share (as
+		// config reads its target).
+		{"github_pr_reviewed", StatSum, UnitCount, Higher},
+		{"zendesk_ticket_reopened", StatSum, UnitCount, Lower},
+		{"github_pr_reviewed", StatP50, UnitRatio, Higher},
 	}
 	for _, tt := range tests {
 		name := tt.measure + "/" + tt.stat

@@ -153,6 +153,7 @@ func writeKPIDoc(b *bytes.Buffer, k pipeline.KPI) {
 	}
 	rows := [][2]string{
 		{"Target", target},
+		{"Direction", dir},
 		{"Baseline", baseline},
 		{"Owner", orNone(k.Owner)},
 		{"Review cadence", orNone(k.Cadence)},

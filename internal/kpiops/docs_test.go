@@ -24,6 +24,7 @@ func TestDocs(t *testing.T) {
 		def := Definition(k)
 		for _, want := range []string{
 			"**Definition:** " + strings.ToUpper(def[:1]) + def[1:] + ".",
+			"| Direction | " + k.Direction + " is better |",
 			"| Owner | " + k.Owner + " |",
 			"| Review cadence | " + k.Cadence + " |",
 			"| Category / kind | " + k.Category + " / " + k.Kind + " |",
