@@ -53,7 +53,8 @@ func TemplateRoles() []string {
 	return []string{RoleSupport, RoleSDR, RoleAE, RoleDeveloper, RoleTeam}
 }
 
-// RoleOwner returns the owner of a template role's KPIs: the role's lead.
+// RoleOwner returns the owner of a template role's KPIs: the role's lead
+// (SPEC §6.3: "Support lead"; "Engineering manager" for the team role).
 func RoleOwner(role string) string {
 	switch role {
 	case RoleSupport:
@@ -61,8 +62,10 @@ func RoleOwner(role string) string {
 	case RoleSDR:
 		return "SDR lead"
 	case RoleAE:
-		return "Sales lead"
-	case RoleDeveloper, RoleTeam:
+		return "AE lead"
+	case RoleDeveloper:
+		return "Developer lead"
+	case RoleTeam:
 		return "Engineering manager"
 	}
 	return ""
