@@ -334,7 +334,7 @@ func TestStrictDecoding(t *testing.T) {
 		{
 			name: "yaml syntax error has its line",
 			src:  "storage:\n  path: a\n bad\n",
-			want: []string{`t.yaml:2: invalid YAML: did not find expected key`},
+			want: []string{`t.yaml:3: invalid YAML: did not find expected key`},
 		},
 		{
 			name: "one document only",
@@ -365,7 +365,7 @@ func TestStrictDecoding(t *testing.T) {
 		{
 			name: "unknown anchor",
 			src:  "teams: *nope\n",
-			want: []string{`t.yaml: invalid YAML: unknown anchor 'nope' referenced`},
+			want: []string{`t.yaml:1: invalid YAML: unknown anchor 'nope' referenced`},
 		},
 		{
 			name: "alias to its own list",

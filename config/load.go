@@ -189,7 +189,7 @@ func (l *loader) parseYAML(data []byte) (root *yaml.Node, ok bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		l.yamlError(err)
+		l.yamlError(err, data)
 		return nil, false
 	}
 	var extra yaml.Node
@@ -198,7 +198,7 @@ func (l *loader) parseYAML(data []byte) (root *yaml.Node, ok bool) {
 		l.d.add(extra.Line, "", "a config holds one YAML document, found a second one")
 		return nil, false
 	case !errors.Is(err, io.EOF):
-		l.yamlError(err)
+		l.yamlError(err, data)
 		return nil, false
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -207,14 +207,61 @@ func (l *loader) parseYAML(data []byte) (root *yaml.Node, ok bool) {
 	return nil, true
 }
 
-func (l *loader) yamlError(err error) {
+// yamlParserProblems are the problems yaml.v3's parser (as opposed to its
+// scanner) reports. It numbers their lines from 0 (go-yaml/yaml#205): the
+// line of the construct being parsed, or of the offending token when that
+// construct starts on the first line; with no line at all when both are on
+// the first line.
+var yamlParserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+var yamlUnknownAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+
+func (l *loader) yamlError(err error, data []byte) {
 	msg := err.Error()
 	if m := yamlErrLineRe.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if yamlParserProblems[m[2]] {
+			line++
+		}
 		l.d.add(line, "", "invalid YAML: %s", m[2])
 		return
 	}
-	l.d.add(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	switch m := yamlUnknownAnchorRe.FindStringSubmatch(err.Error()); {
+	case yamlParserProblems[msg]:
+		line = 1
+	case m != nil:
+		line = aliasLine(data, m[1])
+	}
+	l.d.add(line, "", "invalid YAML: %s", msg)
+}
+
+// aliasLine returns the line of the first alias *name in data outside
+// comments (yaml.v3 reports an unknown anchor without its line), or 0.
+func aliasLine(data []byte, name string) int {
+	re, err := regexp.Compile(`(^|[\s\[{,:])\*` + regexp.QuoteMeta(name) + `($|[\s\]},])`)
+	if err != nil {
+		return 0
+	}
+	for i, text := range strings.Split(string(data), "\n") {
+		if c, _, _ := strings.Cut(text, " #"); re.MatchString(c) && !strings.HasPrefix(strings.TrimSpace(c), "#") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 var topKeys = []string{"connectors", "kpis", "people", "storage", "teams"}

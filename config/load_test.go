@@ -293,3 +293,58 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("common = %+v", c)
 	}
 }
+
+// TestYAMLSyntaxErrorLines: a YAML syntax error is located on the line of
+// the file as written (1-based, like every other problem). yaml.v3 reports
+// its parser errors with a 0-based line and unknown anchors with none.
+func TestYAMLSyntaxErrorLines(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"unclosed flow sequence", "storage:\n  path: x\nteams: [a, b\npeople: []\n",
+			`t.yaml:3: invalid YAML: did not find expected ',' or ']'`},
+		{"${VAR} in a flow mapping", "teams: [a]\npeople:\n  - {id: a, team: ${T}}\n",
+			`t.yaml:3: invalid YAML: did not find expected ',' or '}'`},
+		{"bad indentation", "storage:\n  path: a\n bad\n",
+			`t.yaml:3: invalid YAML: did not find expected key`},
+		{"sequence after a mapping", "storage:\n  path: x\nteams: [a]\n- foo\n",
+			`t.yaml:4: invalid YAML: did not find expected key`},
+		// scanner errors were already right: they stay so
+		{"mapping value in a plain scalar", "storage:\n  path: x\nteams: a: b\n",
+			`t.yaml:3: invalid YAML: mapping values are not allowed in this context`},
+		{"unterminated quote", "storage:\n  path: x\npeople:\n  - id: \"a\n",
+			`t.yaml:4: invalid YAML: found unexpected end of stream`},
+		{"unknown anchor", "storage:\n  path: x # not *nope\nteams: [a, *nope]\n",
+			`t.yaml:3: invalid YAML: unknown anchor 'nope' referenced`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseString(tt.src, nil, nil)
+			if got := problemLines(t, err); len(got) != 1 || got[0] != tt.want {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), tt.want)
+			}
+		})
+	}
+}
+
+// fakeAppGitHub has a plain-path *_file key, like the real github
+// connector's private_key_file (read by the connector, not at load).
+type fakeAppGitHub struct {
+	Common         `yaml:",inline"`
+	AppID          int64    `yaml:"app_id"`
+	PrivateKeyFile string   `yaml:"private_key_file"`
+	Repos          []string `yaml:"repos"`
+}
+
+// TestUnreadableFileKey: every *_file key naming a file that cannot be read
+// is a problem on its line (SPEC §2), not only the X_file of a Secret.
+func TestUnreadableFileKey(t *testing.T) {
+	o := testOptions(nil, map[string]string{"/run/secrets/app.pem": "PEM"})
+	o.Types = map[string]ConnectorType{"github": {New: func() any { return &fakeAppGitHub{} }}}
+	src := "connectors:\n" +
+		"  - {name: a, type: github, schedule: '@hourly', app_id: 1, private_key_file: /run/secrets/app.pem, repos: [a/b]}\n" +
+		"  - name: b\n    type: github\n    schedule: '@hourly'\n    app_id: 1\n    private_key_file: /run/secrets/nope.pem\n    repos: [a/b]\n"
+	_, err := Parse("t.yaml", []byte(src), o)
+	want := []string{`t.yaml:7: connectors[1].private_key_file: cannot read /run/secrets/nope.pem: file does not exist`}
+	if got := problemLines(t, err); !equalLines(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -167,6 +168,7 @@ func (l *loader) checkConnectors() {
 		if c.CAFile != "" {
 			l.checkCAFile(p+".ca_file", c.CAFile)
 		}
+		l.checkFileKeys(p, c.Options)
 		for _, key := range sortedKeys(c.Teams) {
 			tp := keyPath(p+".teams", key)
 			if strings.TrimSpace(c.Teams[key]) == "" {
@@ -186,6 +188,32 @@ func (l *loader) checkCAFile(path, name string) {
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
 		l.d.addAt(path, "%s holds no PEM certificate", name)
+	}
+}
+
+// checkFileKeys reports the plain-path *_file keys of a connector's options
+// (a GitHub App's private_key_file) naming a file that cannot be read
+// (SPEC §2). The X_file keys of secrets are read while decoding, ca_file
+// by checkCAFile.
+func (l *loader) checkFileKeys(path string, opts any) {
+	v := reflect.ValueOf(opts)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return
+	}
+	v = v.Elem()
+	si := l.d.structInfo(v.Type())
+	for _, key := range si.keys {
+		idx, ok := si.fields[key]
+		if !ok || key == "ca_file" || !strings.HasSuffix(key, "_file") {
+			continue
+		}
+		f := fieldByIndex(v, idx)
+		if f.Kind() != reflect.String || f.String() == "" {
+			continue
+		}
+		if _, err := l.o.ReadFile(f.String()); err != nil {
+			l.d.addAt(keyPath(path, key), "%v", fileError(f.String(), err))
+		}
 	}
 }
 

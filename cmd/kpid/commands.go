@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,6 +115,19 @@ func cmdSync(ctx context.Context, path, connector string, full bool, ro remoteOp
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
+	}
+	if connector != "" {
+		var names []string
+		for _, c := range cfg.Connectors {
+			names = append(names, c.Name)
+		}
+		if !slices.Contains(names, connector) {
+			have := "none"
+			if len(names) > 0 {
+				have = strings.Join(names, ", ")
+			}
+			return invalid(fmt.Errorf("sync --connector %q: %s has no connector of that name (it has: %s)", connector, displayName(path), have))
+		}
 	}
 	if info, ok := runningDaemon(cfg.Storage.Path); ok {
 		q := url.Values{}

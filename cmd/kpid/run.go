@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/kpid/kpid/config"
 	"github.com/kpid/kpid/internal/daemon"
@@ -66,6 +69,17 @@ func (sf serveFlags) clock() (func() time.Time, error) {
 // serve runs the daemon and its HTTP server until SIGTERM/SIGINT (or ctx).
 // onListen gets the bound addresses.
 func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config, error), sf serveFlags, logger *slog.Logger, onListen func([]string)) error {
+	// exporter-toolkit reads the web config only once the listeners are up,
+	// and a bad one would leave a daemon that never serves: check it first.
+	if path := *sf.web.WebConfigFile; path != "" {
+		if err := web.Validate(path); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == path {
+				err = pe.Err
+			}
+			return invalid(fmt.Errorf("load --web.config.file %s: %w", path, err))
+		}
+	}
 	st, err := openStore(cfg)
 	if err != nil {
 		return err
@@ -137,10 +151,25 @@ func serve(ctx context.Context, cfg *config.Config, load func() (*config.Config,
 		<-srvErr
 		return runtimeErr(err)
 	}
-	runErr := d.Run(ctx)
+	// an HTTP server that stops on its own stops the daemon: no headless run
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	httpErr := make(chan error, 1)
+	go func() {
+		err := <-srvErr
+		if err != nil {
+			cancelRun()
+		}
+		httpErr <- err
+	}()
+	runErr := d.Run(runCtx)
 	stop()
-	if err := <-srvErr; err != nil {
-		logger.Error("http server", "err", err)
+	if err := <-httpErr; err != nil {
+		if runErr == nil {
+			runErr = fmt.Errorf("serve http: %w", err)
+		} else {
+			logger.Error("http server", "err", err)
+		}
 	}
 	logger.Info("stopped")
 	return runtimeErr(runErr)
