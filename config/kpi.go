@@ -236,8 +236,13 @@ func (l *loader) resolveKPI(r *kpiYAML, p string) pipeline.KPI {
 	default:
 		statOK = l.oneOf(p+".stat", "stat", k.Stat, stats)
 	}
-	if statOK && known && m.Snapshot && k.Stat != pipeline.StatCount {
-		d.addAt(p+".stat", "measure %q is a snapshot of open items: its only stat is count", m.Name)
+	// A snapshot measure (SPEC §4.2) is exposed with stat count whatever
+	// the KPI says, and takes no per and no baseline: what a KPI asks
+	// beyond that is ignored with a warning, not refused.
+	snapshot := known && m.Snapshot
+	if snapshot && statOK && k.Stat != pipeline.StatCount {
+		l.warn(p+".stat", "measure %q is a snapshot of open items: it is counted (stat count), not %s", m.Name, k.Stat)
+		k.Stat = pipeline.StatCount
 	}
 
 	// windows
@@ -245,6 +250,8 @@ func (l *loader) resolveKPI(r *kpiYAML, p string) pipeline.KPI {
 
 	// threshold
 	switch {
+	case r.Threshold != nil && snapshot:
+		l.warn(p+".threshold", "measure %q is a snapshot of open items: threshold is not used", m.Name)
 	case r.Threshold != nil && statOK && !isFraction(k.Stat):
 		d.addAt(p+".threshold", "threshold is only used by stat fraction_le or fraction_ge")
 	case r.Threshold != nil && known:
@@ -260,8 +267,9 @@ func (l *loader) resolveKPI(r *kpiYAML, p string) pipeline.KPI {
 	// per
 	if k.Per != "" && l.oneOf(p+".per", "per", k.Per, pers) && statOK {
 		switch {
-		case known && m.Snapshot:
-			d.addAt(p+".per", "measure %q is a snapshot of open items: per does not apply", m.Name)
+		case snapshot:
+			l.warn(p+".per", "measure %q is a snapshot of open items: per does not apply, the open items are counted", m.Name)
+			k.Per = ""
 		case k.Stat != pipeline.StatCount && k.Stat != pipeline.StatSum:
 			d.addAt(p+".per", "per only applies to stat count or sum, not %s", k.Stat)
 		}
@@ -301,8 +309,9 @@ func (l *loader) resolveKPI(r *kpiYAML, p string) pipeline.KPI {
 	// baseline
 	if r.Baseline != nil {
 		k.Baseline = r.Baseline.D()
-		if known && m.Snapshot && k.Baseline > 0 {
-			d.addAt(p+".baseline", "measure %q is a snapshot of open items: it takes no baseline", m.Name)
+		if snapshot && k.Baseline > 0 {
+			l.warn(p+".baseline", "measure %q is a snapshot of open items: it takes no baseline (ignored)", m.Name)
+			k.Baseline = 0
 		}
 	}
 

@@ -188,12 +188,6 @@ func TestKPIProblems(t *testing.T) {
 				`t.yaml:21: kpis[0].stat: unknown stat "median" (want count, sum, mean, min, max, p50, p75, p90, p95, fraction_le, fraction_ge)`,
 				`t.yaml:22: kpis[1].stat: unknown stat "p59" (did you mean "p50"?)`,
 			}},
-		{name: "snapshot rules", kpis: []string{"id: a, measure: zendesk_backlog, stat: p50, window: 28d", "id: b, measure: zendesk_backlog, per: week, baseline: 90d, window: 28d"},
-			want: []string{
-				`t.yaml:21: kpis[0].stat: measure "zendesk_backlog" is a snapshot of open items: its only stat is count`,
-				`t.yaml:22: kpis[1].per: measure "zendesk_backlog" is a snapshot of open items: per does not apply`,
-				`t.yaml:22: kpis[1].baseline: measure "zendesk_backlog" is a snapshot of open items: it takes no baseline`,
-			}},
 		{name: "windows", kpis: []string{
 			"id: a, measure: github_pr_merged, stat: count",
 			"id: b, " + ok + ", windows: [7d]",

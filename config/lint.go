@@ -19,7 +19,11 @@ func (l *loader) lint() {
 	l.lintRoles()
 	for i, k := range l.cfg.KPIs {
 		p := l.kpiPath(i)
-		if k.Target == nil && len(k.Targets) == 0 && k.Baseline == 0 {
+		switch m, _ := pipeline.LookupMeasure(k.Measure); {
+		case k.Target != nil || len(k.Targets) > 0:
+		case m.Snapshot:
+			l.warn(p, "kpi %q has no target (a snapshot of open items takes no baseline: set a target from its current value)", k.ID)
+		case k.Baseline == 0:
 			l.warn(p, "kpi %q has neither a target nor a baseline: measure a baseline first, then set the target", k.ID)
 		}
 		if strings.TrimSpace(k.Owner) == "" {

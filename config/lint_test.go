@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kpid/kpid/pipeline"
 )
 
 // lintBase has one zendesk connector (lookback at line 6); KPIs start at
@@ -34,10 +36,11 @@ func TestLint(t *testing.T) {
 		return fmt.Sprintf("  - {id: %s, measure: zendesk_csat, stat: mean, window: 28d, target: 0.9, owner: o, cadence: weekly, kind: quality, roles: [support]}\n", id)
 	}
 	tests := []struct {
-		name string
-		kpis string
-		base string
-		want []string
+		name  string
+		kpis  string
+		base  string
+		want  []string
+		check func(*testing.T, []pipeline.KPI)
 	}{
 		{name: "clean", kpis: clean},
 		{
@@ -84,6 +87,30 @@ func TestLint(t *testing.T) {
 			want: []string{`t.yaml:2: connectors[0].lookback: lookback 90d is shorter than kpi "out"'s window 28d + baseline 365d (393d): the baseline would cover less history than it says`},
 		},
 		{
+			// SPEC §4.2: a snapshot is exposed with stat count whatever the
+			// KPI asks; it takes no per and no baseline.
+			name: "snapshot measure asked for another stat, per, baseline or threshold",
+			kpis: clean +
+				"  - {id: snap_a, measure: zendesk_backlog, stat: p50, window: 28d, target: 10, owner: o, cadence: weekly}\n" +
+				"  - {id: snap_b, measure: zendesk_backlog, per: week, baseline: 90d, window: 28d, target: 10, owner: o, cadence: weekly}\n" +
+				"  - {id: snap_c, measure: zendesk_backlog, stat: fraction_le, threshold: 3, window: 28d, owner: o, cadence: weekly}\n",
+			want: []string{
+				`t.yaml:12: kpis[3].stat: measure "zendesk_backlog" is a snapshot of open items: it is counted (stat count), not p50`,
+				`t.yaml:13: kpis[4].per: measure "zendesk_backlog" is a snapshot of open items: per does not apply, the open items are counted`,
+				`t.yaml:13: kpis[4].baseline: measure "zendesk_backlog" is a snapshot of open items: it takes no baseline (ignored)`,
+				`t.yaml:14: kpis[5].stat: measure "zendesk_backlog" is a snapshot of open items: it is counted (stat count), not fraction_le`,
+				`t.yaml:14: kpis[5].threshold: measure "zendesk_backlog" is a snapshot of open items: threshold is not used`,
+				`t.yaml:14: kpis[5]: kpi "snap_c" has no target (a snapshot of open items takes no baseline: set a target from its current value)`,
+			},
+			check: func(t *testing.T, kpis []pipeline.KPI) {
+				for _, k := range kpis[3:] {
+					if k.Stat != pipeline.StatCount || k.Per != "" || k.Baseline != 0 {
+						t.Errorf("kpi %s: stat %q, per %q, baseline %v; want count, none, 0", k.ID, k.Stat, k.Per, k.Baseline)
+					}
+				}
+			},
+		},
+		{
 			name: "person scope on an impact KPI",
 			kpis: clean + "  - {id: impact, measure: zendesk_csat, stat: mean, window: 28d, target: 0.9, owner: o, cadence: monthly, category: impact, scope: [org, person]}\n",
 			want: []string{`t.yaml:12: kpis[3].scope: kpi "impact": person scope on an impact KPI (impact belongs to teams)`},
@@ -101,6 +128,9 @@ func TestLint(t *testing.T) {
 			}
 			if !equalLines(cfg.Warnings, tt.want) {
 				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if tt.check != nil {
+				tt.check(t, cfg.KPIs)
 			}
 		})
 	}
