@@ -82,7 +82,8 @@ type Connector interface {
 type Deps struct {
 	// Metrics is the shared upstream HTTP metrics set (httpclient.NewMetrics).
 	Metrics *httpclient.Metrics
-	Logger  *slog.Logger
+	// Logger is already scoped with connector=NAME: log with it as it is.
+	Logger *slog.Logger
 	// Now and Sleep are injected so pacing and windows are testable;
 	// nil means time.Now and a context-aware time.Sleep.
 	Now   func() time.Time

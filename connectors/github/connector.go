@@ -82,7 +82,6 @@ func New(cfg *Config, deps connectors.Deps) (*Connector, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.log = c.log.With("connector", cfg.Name)
 	if c.now == nil {
 		c.now = time.Now
 	}

@@ -92,7 +92,7 @@ func New(cfg *Config, deps connectors.Deps) (*Connector, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("connector", cfg.Name, "type", Type)
+	logger = logger.With("type", Type)
 	token := cfg.Token
 	client, err := httpclient.New(httpclient.Options{
 		Connector:          cfg.Name,

@@ -59,7 +59,8 @@ type Options struct {
 	Limits LimitsFunc
 
 	Metrics *Metrics
-	Logger  *slog.Logger
+	// Logger is the connector's, scoped with connector=NAME (connectors.Deps).
+	Logger *slog.Logger
 
 	// Injected for tests; defaults: time.Now, a context-aware sleep,
 	// math/rand/v2.

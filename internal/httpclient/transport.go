@@ -146,7 +146,6 @@ func newTransport(o Options) (*transport, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	t.log = t.log.With("connector", o.Connector)
 	if t.now == nil {
 		t.now = time.Now
 	}

@@ -332,7 +332,7 @@ func TestRetryLogLine(t *testing.T) {
 	up := newUpstream(t, c, reply{status: 503, header: hdr("Retry-After", "2")}, reply{status: 200})
 	var logs bytes.Buffer
 	cl, _ := testClient(t, c, Options{Connector: "acme-zendesk", Type: "zendesk",
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("connector", "acme-zendesk")})
 	resp, err := cl.Get(up.srv.URL + "/api/v2/incremental/tickets/cursor.json?cursor=abc")
 	if err != nil {
 		t.Fatal(err)
