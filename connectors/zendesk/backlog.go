@@ -3,6 +3,7 @@ package zendesk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,7 +19,38 @@ const (
 	// type is given in filter[type]: the Export Search Results reference
 	// says a "type:" term in the query is an error.
 	openQuery = "status<solved"
+	// specOpenQuery is the query as SPEC §3.2 writes it. It is sent only
+	// when the account rejects openQuery (400 or 422 on the first page),
+	// and then kept for the connector's later runs: whichever of the two
+	// the upstream takes, the backlog is listed, and Zendesk (which takes
+	// openQuery) never costs an extra request.
+	specOpenQuery = "type:ticket " + openQuery
 )
+
+// errQueryRejected marks a search export answer of 400 or 422: the query
+// was not accepted.
+var errQueryRejected = errors.New("search query rejected")
+
+// searchURL is the first page of the open tickets listing with query q.
+func (c *Connector) searchURL(q string) string {
+	v := url.Values{
+		"query":        {q},
+		"filter[type]": {"ticket"},
+		"page[size]":   {strconv.Itoa(searchPageSize)},
+	}
+	return c.apiRoot + searchExportPath + "?" + v.Encode()
+}
+
+// openTicketsQuery is the query the listing uses: openQuery, or
+// specOpenQuery once the account has rejected openQuery.
+func (c *Connector) openTicketsQuery() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.specQuery {
+		return specOpenQuery
+	}
+	return openQuery
+}
 
 // isOpen reports whether a status counts in the backlog.
 func isOpen(status string) bool {
@@ -36,16 +68,32 @@ func isOpen(status string) bool {
 func (c *Connector) syncBacklog(ctx context.Context, emit connectors.EmitFunc) error {
 	listedAt := c.now().UTC()
 	keep := map[string]struct{}{}
-	q := url.Values{
-		"query":        {openQuery},
-		"filter[type]": {"ticket"},
-		"page[size]":   {strconv.Itoa(searchPageSize)},
-	}
-	next := c.apiRoot + searchExportPath + "?" + q.Encode()
+	query := c.openTicketsQuery()
+	next := c.searchURL(query)
+	requests, switched := 0, false
 	for page := 1; ; page++ {
+		requests++
 		resp, err := c.searchPage(ctx, page, next)
+		if page == 1 && !switched && errors.Is(err, errQueryRejected) {
+			// The other form of the query, once (see specOpenQuery).
+			switched = true
+			other := specOpenQuery
+			if query == specOpenQuery {
+				other = openQuery
+			}
+			c.log.Warn("zendesk rejected the open tickets query; trying its other form",
+				"endpoint", "/api/v2"+searchExportPath, "query", query, "retry_query", other, "err", err)
+			query, next = other, c.searchURL(other)
+			page--
+			continue
+		}
 		if err != nil {
 			return err
+		}
+		if page == 1 {
+			c.mu.Lock()
+			c.specQuery = query == specOpenQuery
+			c.mu.Unlock()
 		}
 		records := make([]connectors.Record, 0, len(resp.Results))
 		for _, t := range resp.Results {
@@ -71,7 +119,8 @@ func (c *Connector) syncBacklog(ctx context.Context, emit connectors.EmitFunc) e
 			records = append(records, connectors.Record{Kind: KindOpenTicket, ID: id, Updated: listedAt, Data: data})
 			keep[id] = struct{}{}
 		}
-		p := connectors.Page{Stream: StreamOpenTickets, Records: records, Requests: 1}
+		p := connectors.Page{Stream: StreamOpenTickets, Records: records, Requests: requests}
+		requests = 0
 		more := resp.Meta.HasMore
 		if more {
 			if next, err = c.nextSearchURL(resp, next); err != nil {
@@ -107,8 +156,12 @@ func (c *Connector) nextSearchURL(resp *searchExportResponse, current string) (s
 	if resp.Meta.AfterCursor == "" {
 		return "", fmt.Errorf("has_more is true but there is neither a usable links.next nor a meta.after_cursor")
 	}
+	query := openQuery // the query of the current page
+	if cu, err := url.Parse(current); err == nil && cu.Query().Get("query") != "" {
+		query = cu.Query().Get("query")
+	}
 	q := url.Values{
-		"query":        {openQuery},
+		"query":        {query},
 		"filter[type]": {"ticket"},
 		"page[size]":   {strconv.Itoa(searchPageSize)},
 		"page[after]":  {resp.Meta.AfterCursor},
@@ -131,7 +184,11 @@ func (c *Connector) searchPage(ctx context.Context, page int, u string) (*search
 		return nil, fmt.Errorf("fetch zendesk open tickets page %d: %w", page, httpclient.Redact(err))
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return nil, fmt.Errorf("fetch zendesk open tickets page %d: GET %s: status %d: %s: %w", page, "/api/v2"+searchExportPath, resp.StatusCode, readExcerpt(resp.Body), errQueryRejected)
+	default:
 		return nil, fmt.Errorf("fetch zendesk open tickets page %d: GET %s: unexpected status %d: %s", page, "/api/v2"+searchExportPath, resp.StatusCode, readExcerpt(resp.Body))
 	}
 	var out searchExportResponse

@@ -52,7 +52,10 @@
 // Parameters and fields:
 //   - The object type goes in filter[type]; the reference says a "type:" term
 //     in the query string is an error, so the query is only the status term
-//     (status<solved = new, open, pending and hold).
+//     (status<solved = new, open, pending and hold). An upstream that answers
+//     400 or 422 to it gets the query as SPEC §3.2 writes it,
+//     "type:ticket status<solved", once; the connector then keeps the form
+//     that worked, so Zendesk itself never costs an extra request.
 //   - page[size] up to 1,000; cursor pagination: meta.has_more, links.next
 //     (or meta.after_cursor as page[after]); a cursor expires after an hour.
 //   - Results are ordered by created_at. Rate limit: 100 requests a minute.

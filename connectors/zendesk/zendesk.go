@@ -53,6 +53,9 @@ type Connector struct {
 	mu            sync.Mutex
 	users         map[string]userEntry
 	groupsFetched time.Time
+	// specQuery is set once the account rejected openQuery and took
+	// specOpenQuery instead (see backlog.go).
+	specQuery bool
 }
 
 type userEntry struct {
