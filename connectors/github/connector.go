@@ -527,3 +527,31 @@ func tsValue(t *gh.Timestamp) time.Time {
 	}
 	return time.Time{}
 }
+
+// newestFirst watches a listing asked for newest first (pull requests by
+// updated_at, deployments by id) to tell where a walk may stop. GitHub
+// lists in that order, and the walk stops at the end of the page holding
+// the first item past its stop point (the rest of the page is past it too,
+// and skipped). An upstream that ignores the order (a proxy, a mock, an
+// older GHES) would otherwise make the walk stop at its first old item and
+// lose every newer one listed after it, so once the listing shows itself
+// out of order (an item newer than the one before it) the walk reads it to
+// the end, skipping the items past the stop point.
+type newestFirst struct {
+	last     int64
+	seen     bool
+	unsorted bool
+	// past: an item past the stop point was listed.
+	past bool
+}
+
+// see takes the sort key of the next listed item.
+func (o *newestFirst) see(key int64) {
+	if o.seen && key > o.last {
+		o.unsorted = true
+	}
+	o.last, o.seen = key, true
+}
+
+// stop reports whether the walk can end after the current page.
+func (o *newestFirst) stop() bool { return o.past && !o.unsorted }

@@ -107,6 +107,7 @@ func (c *Connector) syncDeployments(ctx context.Context, repo, env string, curso
 	horizon := c.lookbackStart()
 	path := repoPath(repo) + "/deployments"
 	var fresh []pendingDeploy
+	var order newestFirst
 	listed := false
 	for page := 1; page != 0; {
 		q := url.Values{"environment": {env}, "per_page": {fmt.Sprint(perPage)}, "page": {fmt.Sprint(page)}}
@@ -127,14 +128,18 @@ func (c *Connector) syncDeployments(ctx context.Context, repo, env string, curso
 		page = resp.NextPage
 		for _, d := range list {
 			created := tsValue(d.CreatedAt)
+			order.see(d.GetID())
 			if d.GetID() <= floor || created.Before(horizon) {
-				page = 0
-				break
+				order.past = true
+				continue
 			}
 			if d.GetID() > walk.NewHighWater {
 				walk.NewHighWater = d.GetID()
 			}
 			fresh = append(fresh, pendingDeploy{ID: d.GetID(), SHA: d.GetSHA(), CreatedAt: created})
+		}
+		if order.stop() {
+			page = 0
 		}
 	}
 

@@ -18,7 +18,9 @@
 //     ("List pull requests", REST API endpoints for pull requests). Fields
 //     read: number, state, draft, created_at, updated_at, closed_at,
 //     merged_at, user.login, user.type. Newest update first, until
-//     updated_at is older than the cursor minus 5 minutes, or the lookback.
+//     updated_at is older than the cursor minus 5 minutes, or the lookback
+//     (an upstream that does not list in that order is read to the end,
+//     its older items skipped: see newestFirst).
 //     Page 1 is conditional (If-None-Match with the stored ETag): a 304
 //     means no pull request changed and costs no rate limit.
 //   - GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews?per_page=100
@@ -29,8 +31,10 @@
 //   - GET /repos/{owner}/{repo}/pulls?state=open&per_page=100 (same page):
 //     the open pull requests for github_prs_open, conditional on page 1.
 //   - GET /repos/{owner}/{repo}/deployments?environment=E&per_page=100
-//     ("List deployments", REST API endpoints for deployments), newest first.
-//     Fields: id, sha, environment, created_at. Conditional on page 1.
+//     ("List deployments", REST API endpoints for deployments), newest first
+//     (GitHub's order; the documentation does not state it, so a listing in
+//     another order is read to the end). Fields: id, sha, environment,
+//     created_at. Conditional on page 1.
 //   - GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses?per_page=100
 //     ("List deployment statuses", REST API endpoints for deployment
 //     statuses). Fields: id, state (error, failure, inactive, in_progress,

@@ -828,3 +828,77 @@ func TestLateSuccessKeepsNewestPreviousSuccess(t *testing.T) {
 		t.Fatalf("next success compared with %s, want the newest previous success %s", x.PreviousSHA, n.SHA)
 	}
 }
+
+// TestListingsNotNewestFirst serves the pull request and deployment
+// listings oldest first, in pages of 10 (as an upstream that ignores sort
+// and direction, or lists deployments in creation order, would): a walk
+// must not stop at the first item past its stop point when the listing
+// shows itself out of order, but read it to the end and store the same
+// records as a walk over the listing in the order asked for.
+func TestListingsNotNewestFirst(t *testing.T) {
+	sorted := newEnv(t)
+	want := newStore()
+	must(t, sorted.sync(sorted.connector(apiRepoOnly), want, false))
+
+	s := githubsim.New(sim.Acme(), simNow, 7)
+	s.SetClock(func() time.Time { return simNow })
+	const per = 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if !(strings.HasSuffix(p, "/pulls") && r.URL.Query().Get("state") == "all") && !strings.HasSuffix(p, "/deployments") {
+			s.ServeHTTP(w, r)
+			return
+		}
+		// The whole listing, in the order asked for, then reversed.
+		var all []json.RawMessage
+		for page := 1; ; page++ {
+			req := r.Clone(r.Context())
+			q := req.URL.Query()
+			q.Set("per_page", "100")
+			q.Set("page", fmt.Sprint(page))
+			req.URL.RawQuery = q.Encode()
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			var list []json.RawMessage
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &list) != nil {
+				t.Errorf("%s: %d %s", p, rec.Code, rec.Body.Bytes())
+				return
+			}
+			all = append(all, list...)
+			if !strings.Contains(rec.Header().Get("Link"), `rel="next"`) {
+				break
+			}
+		}
+		slices.Reverse(all)
+		page := 1
+		fmt.Sscan(r.URL.Query().Get("page"), &page)
+		lo, hi := min((page-1)*per, len(all)), min(page*per, len(all))
+		if hi < len(all) {
+			q := r.URL.Query()
+			q.Set("page", fmt.Sprint(page+1))
+			w.Header().Set("Link", fmt.Sprintf(`<http://%s%s?%s>; rel="next"`, r.Host, p, q.Encode()))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(all[lo:hi])
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, sim: s, srv: srv}
+	st := newStore()
+	must(t, e.sync(e.connector(apiRepoOnly), st, false))
+	for _, kind := range []string{KindPull, KindDeployment} {
+		got, exp := st.ids(kind), want.ids(kind)
+		if len(exp) == 0 {
+			t.Fatalf("no %s record in the sorted sync", kind)
+		}
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("%s records: %d stored, want %d (as from the sorted listing)", kind, len(got), len(exp))
+		}
+	}
+	// A second sync over the unsorted listings loses nothing.
+	must(t, e.sync(e.connector(apiRepoOnly), st, false))
+	for _, kind := range []string{KindPull, KindDeployment} {
+		if got, exp := st.ids(kind), want.ids(kind); !reflect.DeepEqual(got, exp) {
+			t.Errorf("second sync: %s records: %d stored, want %d", kind, len(got), len(exp))
+		}
+	}
+}

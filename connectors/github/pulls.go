@@ -113,6 +113,7 @@ func (c *Connector) syncPulls(ctx context.Context, repo string, cursors connecto
 	}
 
 	path := repoPath(repo) + "/pulls"
+	var order newestFirst
 	for {
 		etag := ""
 		if walk.Page == 1 && cur.Walk == nil {
@@ -135,12 +136,12 @@ func (c *Connector) syncPulls(ctx context.Context, repo string, cursors connecto
 		}
 		requests := 1
 		var records []connectors.Record
-		done := false
 		for _, pr := range list {
 			updated := tsValue(pr.UpdatedAt)
+			order.see(updated.UnixNano())
 			if updated.Before(walk.Stop) {
-				done = true
-				break
+				order.past = true
+				continue
 			}
 			if updated.After(walk.NewHighWater) {
 				walk.NewHighWater = updated
@@ -164,7 +165,7 @@ func (c *Connector) syncPulls(ctx context.Context, repo string, cursors connecto
 			}
 		}
 		walk.Seen = trimSeen(walk.Seen, walk.NewHighWater)
-		if done || resp.NextPage == 0 {
+		if order.stop() || resp.NextPage == 0 {
 			next := pullsCursor{HighWater: walk.NewHighWater, ETag: walk.NewETag, Seen: walk.Seen}
 			if next.HighWater.IsZero() {
 				// An empty walk: keep the previous mark so the overlap stays.

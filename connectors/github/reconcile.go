@@ -204,6 +204,7 @@ func (c *Connector) reconcilePulls(ctx context.Context, repo string, cursors con
 		fresh: pc.Fresh, untracked: pc.Untracked, walked: walked,
 		list: func(ctx context.Context, horizon time.Time) ([]mark, int, error) {
 			var out []mark
+			var order newestFirst
 			requests := 0
 			for page := 1; page != 0; {
 				q := url.Values{
@@ -219,11 +220,15 @@ func (c *Connector) reconcilePulls(ctx context.Context, repo string, cursors con
 				page = resp.NextPage
 				for _, pr := range list {
 					updated := tsValue(pr.UpdatedAt)
+					order.see(updated.UnixNano())
 					if updated.Before(horizon) {
-						page = 0
-						break
+						order.past = true
+						continue
 					}
 					out = append(out, mark{N: int64(pr.GetNumber()), T: updated.Unix()})
+				}
+				if order.stop() {
+					page = 0
 				}
 			}
 			return out, requests, nil
@@ -263,6 +268,7 @@ func (c *Connector) reconcileDeployments(ctx context.Context, repo, env string, 
 		fresh: dc.Fresh, untracked: dc.Untracked, walked: walked,
 		list: func(ctx context.Context, horizon time.Time) ([]mark, int, error) {
 			var out []mark
+			var order newestFirst
 			requests := 0
 			for page := 1; page != 0; {
 				q := url.Values{"environment": {env}, "per_page": {fmt.Sprint(perPage)}, "page": {fmt.Sprint(page)}}
@@ -275,11 +281,15 @@ func (c *Connector) reconcileDeployments(ctx context.Context, repo, env string, 
 				page = resp.NextPage
 				for _, d := range list {
 					created := tsValue(d.CreatedAt)
+					order.see(d.GetID())
 					if created.Before(horizon) {
-						page = 0
-						break
+						order.past = true
+						continue
 					}
 					out = append(out, mark{N: d.GetID(), T: created.Unix()})
+				}
+				if order.stop() {
+					page = 0
 				}
 			}
 			return out, requests, nil
