@@ -127,6 +127,9 @@ func (c *Connector) syncDeployments(ctx context.Context, repo, env string, curso
 		etag = ""
 		page = resp.NextPage
 		for _, d := range list {
+			if e := d.GetEnvironment(); e != "" && e != env {
+				continue // not what was asked for (an upstream ignoring the filter)
+			}
 			created := tsValue(d.CreatedAt)
 			order.see(d.GetID())
 			if d.GetID() <= floor || created.Before(horizon) {

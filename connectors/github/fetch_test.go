@@ -902,3 +902,42 @@ func TestListingsNotNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestListingsIgnoringFilters: an upstream that ignores state=open on the
+// open pulls listing and environment= on deployments (answering every pull
+// request and every deployment) stores no closed pull request as open and
+// no deployment of another environment.
+func TestListingsIgnoringFilters(t *testing.T) {
+	sorted := newEnv(t)
+	want := newStore()
+	must(t, sorted.sync(sorted.connector(apiRepoOnly), want, false))
+
+	s := githubsim.New(sim.Acme(), simNow, 7)
+	s.SetClock(func() time.Time { return simNow })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		switch p := r.URL.Path; {
+		case strings.HasSuffix(p, "/pulls") && q.Get("state") == "open":
+			q.Set("state", "all")
+			q.Set("sort", "updated")
+			q.Set("direction", "desc")
+		case strings.HasSuffix(p, "/deployments"):
+			q.Del("environment")
+		}
+		r.URL.RawQuery = q.Encode()
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, sim: s, srv: srv}
+	st := newStore()
+	must(t, e.sync(e.connector(apiRepoOnly), st, false))
+	for _, kind := range []string{KindOpenPull, KindDeployment} {
+		got, exp := st.ids(kind), want.ids(kind)
+		if len(exp) == 0 {
+			t.Fatalf("no %s record in the filtered sync", kind)
+		}
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("%s records: %d stored, want %d (as from the filtered listing)\n got %v\nwant %v", kind, len(got), len(exp), got, exp)
+		}
+	}
+}

@@ -334,6 +334,9 @@ func (c *Connector) syncOpenPulls(ctx context.Context, repo string, cursors conn
 		next.Pages++
 		records := make([]connectors.Record, 0, len(list))
 		for _, pr := range list {
+			if s := pr.GetState(); s != "" && s != "open" {
+				continue // not what was asked for (an upstream ignoring the filter)
+			}
 			p := pullFromAPI(repo, pr)
 			p.ListedAt = now
 			data, err := json.Marshal(p)
