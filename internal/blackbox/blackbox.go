@@ -33,6 +33,13 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		// The build runs in a child process, which go test's result cache
+		// does not see: reading the sources here makes them part of the
+		// cached result's key, so a change to kpid reruns these tests.
+		if err := readSources(); err != nil {
+			buildErr = err
+			return
+		}
 		dir, err := os.MkdirTemp("", "kpid-blackbox-")
 		if err != nil {
 			buildErr = err
@@ -48,6 +55,32 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return builtBin
+}
+
+// readSources reads every Go source, go.mod and go.sum of the module.
+func readSources() error {
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return fmt.Errorf("find the module root: %w", err)
+	}
+	dir := strings.TrimSpace(string(root))
+	return filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := e.Name()
+		if e.IsDir() {
+			if path != dir && (name == "testdata" || strings.HasPrefix(name, ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum" {
+			_, err := os.ReadFile(path)
+			return err
+		}
+		return nil
+	})
 }
 
 // Daemon is a running `kpid run`.
