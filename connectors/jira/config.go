@@ -52,9 +52,9 @@ type Config struct {
 	// §4.1: "points (1 if no points field)").
 	PointsField string `yaml:"points_field"`
 	// Timezone is the IANA zone due dates are read in; empty: the API
-	// user's zone (GET /myself), else UTC. JQL times are always written in
-	// the API user's zone, the one Jira reads them in; the option stands in
-	// only when /myself gives no zone.
+	// user's zone (GET /myself), else UTC. Jira reads JQL times in the API
+	// user's zone: the incremental bound is written in whichever of that
+	// zone and this one shows the earlier clock, so it holds in both.
 	Timezone string `yaml:"timezone"`
 }
 

@@ -126,7 +126,10 @@ type lookups struct {
 	statuses    catalog
 	pointsField string         // resolved field id ("" without points_field)
 	zone        string         // IANA zone of due dates ("" UTC): timezone, else the user's
-	loc         *time.Location // zone of JQL times: the user's (/myself), else timezone, else UTC
+	// jqlLocs are the zones Jira may read JQL times in: the user's
+	// (/myself) and the timezone option, whichever are known; UTC−12 when
+	// neither is (see jqlLoc).
+	jqlLocs []*time.Location
 	requests    int            // requests the refresh cost (0 when cached)
 }
 
@@ -206,16 +209,13 @@ func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 		return loc
 	}
 	userLoc, optLoc := load(me.TimeZone), load(c.cfg.Timezone)
-	switch {
-	case userLoc != nil:
-		lk.loc = userLoc
-	case optLoc != nil:
-		lk.loc = optLoc
-	default:
-		// The user's zone is unknown: write the bound in the westernmost
-		// zone, so that Jira, whatever zone it reads it in, starts at or
-		// before the cursor (the overlap is deduped; a gap would be lost).
-		lk.loc = westernmost
+	for _, loc := range []*time.Location{userLoc, optLoc} {
+		if loc != nil {
+			lk.jqlLocs = append(lk.jqlLocs, loc)
+		}
+	}
+	if len(lk.jqlLocs) == 0 {
+		lk.jqlLocs = []*time.Location{westernmost}
 	}
 	switch {
 	case optLoc != nil:
@@ -226,6 +226,21 @@ func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 	c.lk = lk
 	out := *lk
 	return &out, nil
+}
+
+// jqlLoc returns the zone to write a JQL time t in: of the zones Jira may
+// read it in (the user's, the timezone option), the one whose clock shows
+// the earliest time at t. Written there, the bound falls at or before t
+// whichever of them Jira reads it in: a bound too late would skip changes,
+// one too early only re-reads an overlap that is deduped.
+func (lk *lookups) jqlLoc(t time.Time) *time.Location {
+	best, bestOff := lk.jqlLocs[0], 0
+	for i, loc := range lk.jqlLocs {
+		if _, off := t.In(loc).Zone(); i == 0 || off < bestOff {
+			best, bestOff = loc, off
+		}
+	}
+	return best
 }
 
 // checkStatusNames warns about configured status names the site does not

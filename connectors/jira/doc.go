@@ -39,7 +39,8 @@
 //     resolves points_field given by name. Only with points_field.
 //   - GET /rest/api/{3,2}/myself ("Get current user"): timeZone, the zone
 //     Jira reads JQL times in, so always asked (the timezone option sets
-//     the zone of due dates, and of JQL times only when /myself gives none).
+//     the zone of due dates; the JQL bound is written in whichever of the
+//     two zones shows the earlier clock, so that it holds in both).
 //   - GET /rest/api/{3,2}/mypermissions?permissions=BROWSE_PROJECTS,USER_PICKER
 //     ("Get my permissions"), then ?permissions=BROWSE_PROJECTS&projectKey=K
 //     for each project the JQL names (else each project of `teams`):

@@ -249,7 +249,7 @@ func (r *run) syncIssues(ctx context.Context, cursors connectors.Cursors, full b
 	bc := buildContext{flavor: c.cfg.Flavor, statuses: r.lk.statuses, pointsField: r.lk.pointsField, zone: r.lk.zone}
 
 	bound := floorMinute(cur.Since.Add(-overlap))
-	q := searchQuery{jql: issuesJQL(c.cfg.JQL, bound, r.lk.loc), fields: fields, changelog: true, max: pageSize}
+	q := searchQuery{jql: issuesJQL(c.cfg.JQL, bound, r.lk.jqlLoc(bound)), fields: fields, changelog: true, max: pageSize}
 	var walked []time.Time // updated times read in this walk (Data Center keyset)
 	restarted := false
 	for page := 1; ; page++ {
@@ -260,7 +260,7 @@ func (r *run) syncIssues(ctx context.Context, cursors connectors.Cursors, full b
 			// with the last page; the overlap is deduplicated by Seen.
 			restarted = true
 			bound = floorMinute(cur.Since.Add(-overlap))
-			q.jql, q.token = issuesJQL(c.cfg.JQL, bound, r.lk.loc), ""
+			q.jql, q.token = issuesJQL(c.cfg.JQL, bound, r.lk.jqlLoc(bound)), ""
 			c.log.Warn("jira refused the search's next page token; searching again from the stored time",
 				"stream", StreamIssues, "endpoint", "POST "+c.client.prefix+"/search/jql", "from", bound, "err", err)
 			page--
@@ -336,7 +336,7 @@ func (r *run) syncIssues(ctx context.Context, cursors connectors.Cursors, full b
 		next := floorMinute(updated[len(updated)-1])
 		if next.After(bound) {
 			bound = next
-			q.jql = issuesJQL(c.cfg.JQL, bound, r.lk.loc)
+			q.jql = issuesJQL(c.cfg.JQL, bound, r.lk.jqlLoc(bound))
 			kept := walked[:0]
 			for _, t := range walked {
 				if !t.Before(bound) {

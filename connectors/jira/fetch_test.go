@@ -924,3 +924,44 @@ func samplesOf(t *testing.T, e *env) []pipeline.Sample {
 	}
 	return out
 }
+
+// TestJQLZoneIsTheWesternmostCandidate: the incremental bound is written in
+// whichever of the user's zone and the timezone option shows the earlier
+// clock, so that Jira reading it in either never starts after the cursor.
+func TestJQLZoneIsTheWesternmostCandidate(t *testing.T) {
+	load := func(name string) *time.Location {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	la, tokyo, berlin := load("America/Los_Angeles"), load("Asia/Tokyo"), load("Europe/Berlin")
+	bound := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		locs []*time.Location
+		want *time.Location
+	}{
+		{[]*time.Location{la, tokyo}, la},
+		{[]*time.Location{tokyo, la}, la},
+		{[]*time.Location{berlin}, berlin},
+		{[]*time.Location{time.UTC, berlin}, time.UTC},
+		{[]*time.Location{westernmost}, westernmost},
+	} {
+		lk := &lookups{jqlLocs: tt.locs}
+		if got := lk.jqlLoc(bound); got != tt.want {
+			t.Errorf("jqlLoc(%v) = %v, want %v", tt.locs, got, tt.want)
+		}
+		// Read in any candidate zone, the written bound is not after it.
+		text := jqlTime(bound, lk.jqlLoc(bound))
+		for _, loc := range tt.locs {
+			read, err := time.ParseInLocation("2006/01/02 15:04", text, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read.After(bound) {
+				t.Errorf("%q read in %v is %v, after the bound %v", text, loc, read, bound)
+			}
+		}
+	}
+}
