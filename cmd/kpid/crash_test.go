@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpid/kpid/internal/blackbox"
 	"github.com/kpid/kpid/internal/sim"
 	"github.com/kpid/kpid/internal/sim/githubsim"
 	"github.com/kpid/kpid/internal/sim/hubspotsim"
@@ -30,33 +31,6 @@ type daemonProc struct {
 }
 
 var listenRe = regexp.MustCompile(`msg=listening address=(\S+)`)
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// buildKpid builds the binary once per test run.
-func buildKpid(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kpid-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "kpid")
-		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
 
 // startKpid starts `kpid run` on config and waits until it listens.
 func startKpid(t *testing.T, bin, config, logName string, extra ...string) *daemonProc {
@@ -353,7 +327,7 @@ func TestKillDuringSyncGivesSameMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	plan := killPlan(killBudget(t))
 
 	// Reference: one uninterrupted run on a fresh store.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpid/kpid/internal/blackbox"
 	"github.com/kpid/kpid/internal/store"
 )
 
@@ -20,7 +21,7 @@ func TestCommandsThroughRunningDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSims(t)
 	dir := t.TempDir()
 	cfg := writeDemoConfig(t, dir, sims)

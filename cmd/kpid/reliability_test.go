@@ -20,6 +20,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/kpid/kpid/internal/blackbox"
 	"github.com/kpid/kpid/internal/store"
 )
 
@@ -275,7 +276,7 @@ func TestBadInputToTheDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSims(t)
 	dir := t.TempDir()
 	cfg := writeDemoConfig(t, dir, sims)
@@ -411,7 +412,7 @@ func TestGracefulShutdownDuringSlowSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSims(t)
 	dir := t.TempDir()
 	cfg := writeDemoConfig(t, dir, sims)
@@ -506,7 +507,7 @@ func TestReloadChangesConnectorsKeepsOthersData(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSims(t)
 	dir := t.TempDir()
 	cfg := writeDemoConfig(t, dir, sims)

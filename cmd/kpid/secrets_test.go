@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kpid/kpid/internal/blackbox"
 )
 
 // testSecrets are recognisable credentials, one per simulator.
@@ -86,7 +88,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSimsWith(t, simOptions{setup: func(s *simSet) {
 		s.github.SetToken(testSecrets["github"])
 		s.zendesk.SetCredentials(s.zendesk.Email(), testSecrets["zendesk"])

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/kpid/kpid/internal/blackbox"
 )
 
 // selfSignedCert writes a certificate and key for 127.0.0.1 and localhost
@@ -74,7 +76,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildKpid(t)
+	bin := blackbox.Binary(t)
 	sims := startSims(t)
 	dir := t.TempDir()
 	cfg := writeDemoConfig(t, dir, sims)
