@@ -124,13 +124,13 @@ func New(cfg *Config, deps connectors.Deps) (*Connector, error) {
 type lookups struct {
 	fetched     time.Time
 	statuses    catalog
-	pointsField string         // resolved field id ("" without points_field)
-	zone        string         // IANA zone of due dates ("" UTC): timezone, else the user's
+	pointsField string // resolved field id ("" without points_field)
+	zone        string // IANA zone of due dates ("" UTC): timezone, else the user's
 	// jqlLocs are the zones Jira may read JQL times in: the user's
 	// (/myself) and the timezone option, whichever are known; UTC−12 when
 	// neither is (see jqlLoc).
-	jqlLocs []*time.Location
-	requests    int            // requests the refresh cost (0 when cached)
+	jqlLocs  []*time.Location
+	requests int // requests the refresh cost (0 when cached)
 }
 
 // westernmost is the zone JQL times are written in when neither the API
