@@ -510,6 +510,17 @@ func (c *Connector) readCursor(cursors connectors.Cursors, stream string, full b
 // Unix seconds too; a time outside the years 0 to 9999 cannot be stored
 // (JSON cannot carry it) and counts as unset, rather than failing the
 // record's encoding on every run.
+// commitDate is a compared commit's author date, nil when the answer has
+// none (a null commit, commit or author: go-github's getters stop at the
+// author, whose Date field is read directly).
+func commitDate(rc *gh.RepositoryCommit) *time.Time {
+	a := rc.GetCommit().GetAuthor()
+	if a == nil {
+		return nil
+	}
+	return ts(a.Date)
+}
+
 func ts(t *gh.Timestamp) *time.Time {
 	if t == nil || t.IsZero() {
 		return nil

@@ -359,7 +359,7 @@ func (c *Connector) compare(ctx context.Context, repo, base, head string) ([]tim
 			if len(dates) == maxCompareCommits {
 				break
 			}
-			if at := ts(rc.GetCommit().GetAuthor().Date); at != nil {
+			if at := commitDate(rc); at != nil {
 				dates = append(dates, *at)
 			}
 		}

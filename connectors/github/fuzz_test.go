@@ -99,7 +99,7 @@ func decodePage(c *Connector, kind uint8, body []byte) ([]connectors.Record, err
 		}
 		var dates []time.Time
 		for _, rc := range cmp.Commits {
-			if at := ts(rc.GetCommit().GetAuthor().Date); at != nil {
+			if at := commitDate(rc); at != nil {
 				dates = append(dates, *at)
 			}
 		}
