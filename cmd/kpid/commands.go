@@ -50,8 +50,9 @@ func cmdValidate(ctx context.Context, path string, online bool, stdin io.Reader,
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, "warning: "+w)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d connectors, %d people, %d KPIs, %d lint warnings)\n",
-		displayName(path), len(cfg.Connectors), len(cfg.People), len(cfg.KPIs), len(cfg.Warnings))
+	fmt.Fprintf(stdout, "%s: valid (%s, %s, %s, %s)\n", displayName(path),
+		plural(len(cfg.Connectors), "connector", "connectors"), plural(len(cfg.People), "person", "people"),
+		plural(len(cfg.KPIs), "KPI", "KPIs"), plural(len(cfg.Warnings), "lint warning", "lint warnings"))
 	if online {
 		return checkOnline(ctx, cfg, stdout, logger)
 	}
@@ -224,4 +225,12 @@ func cmdBackup(ctx context.Context, path, out string, ro remoteOptions, stdout i
 	}
 	fmt.Fprintf(stdout, "backup written to %s (%d bytes)\n", out, n)
 	return nil
+}
+
+// plural writes n with the singular or plural noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
