@@ -54,7 +54,8 @@ func TemplateRoles() []string {
 }
 
 // RoleOwner returns the owner of a template role's KPIs: the role's lead
-// (SPEC §6.3: "Support lead"; "Engineering manager" for the team role).
+// (SPEC §6.3: "Support lead"; "Engineering manager" for the team role, and
+// for developers, as SPEC §2's example KPI on their PR cycle time has it).
 func RoleOwner(role string) string {
 	switch role {
 	case RoleSupport:
@@ -63,9 +64,7 @@ func RoleOwner(role string) string {
 		return "SDR lead"
 	case RoleAE:
 		return "AE lead"
-	case RoleDeveloper:
-		return "Developer lead"
-	case RoleTeam:
+	case RoleDeveloper, RoleTeam:
 		return "Engineering manager"
 	}
 	return ""

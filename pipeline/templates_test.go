@@ -42,7 +42,7 @@ func TestTemplatesTable(t *testing.T) {
 		{"team", "time_to_restore", "github_incident_restore_time_seconds", "p50", "", "90d", ptr(24 * h), "reliability", "quality", false},
 		{"team", "on_time_delivery", "jira_done_on_time", "mean", "", "90d", ptr(0.80), "reliability", "quality", false},
 	}
-	owners := map[string]string{"support": "Support lead", "sdr": "SDR lead", "ae": "AE lead", "developer": "Developer lead", "team": "Engineering manager"}
+	owners := map[string]string{"support": "Support lead", "sdr": "SDR lead", "ae": "AE lead", "developer": "Engineering manager", "team": "Engineering manager"}
 
 	got := RoleTemplates()
 	if len(got) != 23 || len(want) != 23 {
