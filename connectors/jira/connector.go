@@ -174,18 +174,15 @@ func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 	}
 
 	// Jira reads the times of a JQL query in the API user's zone (the
-	// timeZone of /myself), whatever the timezone option says: the
-	// incremental bound is written in that zone, or a configured zone east
-	// of it would move the bound past changes not read yet. The option is
-	// the zone of due dates, and stands in for JQL only when /myself gives
-	// no usable zone.
+	// timeZone of /myself); the timezone option is the zone of due dates.
+	// The incremental bound is written so that it holds in both (jqlLoc).
 	var me apiUser
 	err := c.client.do(ctx, http.MethodGet, "/myself", nil, nil, &me)
 	lk.requests++
 	if err != nil {
 		// Refused credentials or a cancelled run end the run; any other
 		// failure (an endpoint the site does not serve) falls back to the
-		// option, else UTC, with a warning.
+		// option, else UTC−12, with a warning.
 		if errors.Is(err, httpclient.ErrCredentials) || ctx.Err() != nil {
 			return nil, fmt.Errorf("read jira user time zone: %w", err)
 		}
@@ -234,9 +231,10 @@ func (c *Connector) lookups(ctx context.Context) (*lookups, error) {
 // whichever of them Jira reads it in: a bound too late would skip changes,
 // one too early only re-reads an overlap that is deduped.
 func (lk *lookups) jqlLoc(t time.Time) *time.Location {
-	best, bestOff := lk.jqlLocs[0], 0
-	for i, loc := range lk.jqlLocs {
-		if _, off := t.In(loc).Zone(); i == 0 || off < bestOff {
+	best := lk.jqlLocs[0]
+	_, bestOff := t.In(best).Zone()
+	for _, loc := range lk.jqlLocs[1:] {
+		if _, off := t.In(loc).Zone(); off < bestOff {
 			best, bestOff = loc, off
 		}
 	}
